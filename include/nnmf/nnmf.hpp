@@ -1,0 +1,9 @@
+// nnmf: hierarchical topic modeling with Neural NMF. Umbrella header.
+#pragma once
+
+#include "nnmf/config.hpp"
+#include "nnmf/context.hpp"
+#include "nnmf/error.hpp"
+#include "nnmf/io.hpp"
+#include "nnmf/matrix.hpp"
+#include "nnmf/nnls.hpp"

@@ -1,0 +1,36 @@
+// Explicit instantiation of every kernel of kernels.inc for one value type; each backend's
+// implementation file (and the CUDA stubs) ends with
+//   NNMF_INSTANTIATE_KERNELS(float)
+//   NNMF_INSTANTIATE_KERNELS(double)
+// inside its backend namespace, so the three lists cannot drift apart.
+#pragma once
+
+#define NNMF_INSTANTIATE_KERNELS(T)                                                           \
+  template void gemm<T>(const Context&, Trans, Trans, T, MatrixView<const T>,                 \
+                        MatrixView<const T>, T, MatrixView<T>);                                \
+  template void gram<T>(const Context&, MatrixView<const T>, MatrixView<T>);                   \
+  template void spmm_tn<T>(const Context&, T, MatrixView<const T>, const DSparse<T>&, T,       \
+                           MatrixView<T>);                                                     \
+  template void spmm_nt<T>(const Context&, T, const DSparse<T>&, MatrixView<const T>, T,       \
+                           MatrixView<T>);                                                     \
+  template void csc_transpose<T>(const Context&, CscView<T>, index_t*, index_t*, T*);          \
+  template NnlsBatchStats nnls_batch<T>(const Context&, MatrixView<const T>,                   \
+                                        MatrixView<const T>, const NnlsBatchParams<T>&,        \
+                                        MatrixView<T>, std::uint64_t*, const std::uint64_t*,   \
+                                        std::uint8_t*);                                        \
+  template index_t masked_solve<T>(const Context&, MatrixView<const T>, const std::uint64_t*, \
+                                   MatrixView<const T>, T, T, MatrixView<T>, std::uint8_t*);   \
+  template void fill<T>(const Context&, index_t, T, T*);                                       \
+  template void axpy<T>(const Context&, index_t, T, const T*, T*);                             \
+  template void scal<T>(const Context&, index_t, T, T*);                                       \
+  template double dot<T>(const Context&, index_t, const T*, const T*);                         \
+  template void projected_step<T>(const Context&, index_t, const T*, const T*, T, T*);         \
+  template void adam_step<T>(const Context&, index_t, T*, const T*, T*, T*, T, T, T, T, int);  \
+  template void mu_update<T>(const Context&, index_t, T*, const T*, const T*, T);              \
+  template void scale_columns<T>(const Context&, MatrixView<T>, const T*);                     \
+  template void masked_residual<T>(const Context&, MatrixView<const T>, MatrixView<const T>,   \
+                                   const T*, MatrixView<T>);                                   \
+  template double softmax_xent<T>(const Context&, MatrixView<const T>, const int*, const T*,   \
+                                  MatrixView<T>);                                              \
+  template void argmax_cols<T>(const Context&, MatrixView<const T>, int*);
+

@@ -1,0 +1,360 @@
+// Host implementations of the kernel interface (core/kernels.inc): OpenBLAS for the dense
+// products, OpenMP across columns for everything else. Reductions are summed in a fixed order
+// (per-thread partials over static ranges, then serially), so results depend only on the
+// input and the context's thread count.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/column_solver.hpp"
+#include "core/kernels.hpp"
+#include "core/kernels_instantiate.hpp"
+
+extern "C" void openblas_set_num_threads(int num_threads);
+
+namespace nnmf::detail::host {
+namespace {
+
+// Work (in flops or elements) below which a loop runs on one thread: the fork costs more.
+constexpr index_t kParallelWork = 1 << 15;
+
+void set_blas_threads(const Context& ctx) {
+  thread_local int current = -1;
+  if (current != ctx.threads()) {
+    openblas_set_num_threads(ctx.threads());
+    current = ctx.threads();
+  }
+}
+
+CBLAS_TRANSPOSE cblas_op(Trans t) { return t == Trans::N ? CblasNoTrans : CblasTrans; }
+
+void blas_gemm(Trans ta, Trans tb, index_t M, index_t N, index_t K, double alpha,
+               const double* A, index_t lda, const double* B, index_t ldb, double beta,
+               double* C, index_t ldc) {
+  cblas_dgemm(CblasColMajor, cblas_op(ta), cblas_op(tb), M, N, K, alpha, A, lda, B, ldb, beta,
+              C, ldc);
+}
+void blas_gemm(Trans ta, Trans tb, index_t M, index_t N, index_t K, float alpha, const float* A,
+               index_t lda, const float* B, index_t ldb, float beta, float* C, index_t ldc) {
+  cblas_sgemm(CblasColMajor, cblas_op(ta), cblas_op(tb), M, N, K, alpha, A, lda, B, ldb, beta,
+              C, ldc);
+}
+void blas_syrk(index_t k, index_t n, const double* A, index_t lda, double* G) {
+  cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, k, n, 1.0, A, lda, 0.0, G, k);
+}
+void blas_syrk(index_t k, index_t n, const float* A, index_t lda, float* G) {
+  cblas_ssyrk(CblasColMajor, CblasUpper, CblasTrans, k, n, 1.0f, A, lda, 0.0f, G, k);
+}
+
+template <class T>
+void scale_view(MatrixView<T> C, T beta) {
+  for (index_t j = 0; j < C.cols; ++j)
+    for (index_t i = 0; i < C.rows; ++i) C(i, j) = beta == T(0) ? T(0) : beta * C(i, j);
+}
+
+/// Deterministic parallel sum of f(i) for i in [0, n): static ranges per thread, partials
+/// added in thread order.
+template <class F>
+double ordered_sum(const Context& ctx, index_t n, F f) {
+  const int nt = n > kParallelWork ? ctx.threads() : 1;
+  std::vector<double> part(static_cast<std::size_t>(nt), 0.0);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int t = omp_get_thread_num();
+    const index_t lo = n * t / nt, hi = n * (t + 1) / nt;
+    double acc = 0;
+    for (index_t i = lo; i < hi; ++i) acc += f(i);
+    part[static_cast<std::size_t>(t)] = acc;
+  }
+  double s = 0;
+  for (double p : part) s += p;
+  return s;
+}
+
+}  // namespace
+
+template <class T>
+void gemm(const Context& ctx, Trans ta, Trans tb, T alpha, MatrixView<const T> A,
+          MatrixView<const T> B, T beta, MatrixView<T> C) {
+  const index_t K = ta == Trans::N ? A.cols : A.rows;
+  if (C.rows == 0 || C.cols == 0) return;
+  if (K == 0) {
+    scale_view(C, beta);
+    return;
+  }
+  set_blas_threads(ctx);
+  blas_gemm(ta, tb, C.rows, C.cols, K, alpha, A.data, A.ld, B.data, B.ld, beta, C.data, C.ld);
+}
+
+template <class T>
+void gram(const Context& ctx, MatrixView<const T> A, MatrixView<T> G) {
+  const index_t k = A.cols;
+  if (k == 0) return;
+  if (A.rows == 0) {
+    scale_view(G, T(0));
+    return;
+  }
+  set_blas_threads(ctx);
+  blas_syrk(k, A.rows, A.data, A.ld, G.data);
+  for (index_t j = 0; j < k; ++j)
+    for (index_t i = j + 1; i < k; ++i) G(i, j) = G(j, i);
+}
+
+template <class T>
+void spmm_tn(const Context& ctx, T alpha, MatrixView<const T> A, const DSparse<T>& X, T beta,
+             MatrixView<T> C) {
+  const index_t n = A.rows, k = A.cols, m = X.cols();
+  // At (k x n): row i of A contiguous, so each nonzero reads one contiguous k-vector.
+  std::vector<T> At(static_cast<std::size_t>(n * k));
+  for (index_t q = 0; q < k; ++q)
+    for (index_t i = 0; i < n; ++i) At[static_cast<std::size_t>(q + i * k)] = A(i, q);
+  const CscView<T>& x = X.csc();
+  const int nt = (x.nnz() * k > kParallelWork) ? ctx.threads() : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<T> acc(static_cast<std::size_t>(k));
+#pragma omp for schedule(static)
+    for (index_t j = 0; j < m; ++j) {
+      std::fill(acc.begin(), acc.end(), T(0));
+      for (index_t p = x.colptr[j]; p < x.colptr[j + 1]; ++p) {
+        const T v = x.values[p];
+        const T* a = At.data() + x.rowind[p] * k;
+        for (index_t q = 0; q < k; ++q) acc[q] += v * a[q];
+      }
+      for (index_t q = 0; q < k; ++q)
+        C(q, j) = alpha * acc[q] + (beta == T(0) ? T(0) : beta * C(q, j));
+    }
+  }
+}
+
+template <class T>
+void spmm_nt(const Context& ctx, T alpha, const DSparse<T>& X, MatrixView<const T> Z, T beta,
+             MatrixView<T> R) {
+  const index_t n = X.rows(), k = Z.rows;
+  const CscView<T>& xr = X.rows_view();  // column i of X^T = row i of X
+  const int nt = (X.nnz() * k > kParallelWork) ? ctx.threads() : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<T> acc(static_cast<std::size_t>(k));
+#pragma omp for schedule(static)
+    for (index_t i = 0; i < n; ++i) {
+      std::fill(acc.begin(), acc.end(), T(0));
+      for (index_t p = xr.colptr[i]; p < xr.colptr[i + 1]; ++p) {
+        const T v = xr.values[p];
+        const T* z = Z.data + xr.rowind[p] * Z.ld;
+        for (index_t q = 0; q < k; ++q) acc[q] += v * z[q];
+      }
+      for (index_t q = 0; q < k; ++q)
+        R(i, q) = alpha * acc[q] + (beta == T(0) ? T(0) : beta * R(i, q));
+    }
+  }
+}
+
+template <class T>
+void csc_transpose(const Context&, CscView<T> X, index_t* rowptr, index_t* colind, T* valt) {
+  const index_t n = X.rows, m = X.cols, nnz = X.nnz();
+  std::fill(rowptr, rowptr + n + 1, index_t{0});
+  for (index_t p = 0; p < nnz; ++p) ++rowptr[X.rowind[p] + 1];
+  for (index_t i = 0; i < n; ++i) rowptr[i + 1] += rowptr[i];
+  std::vector<index_t> next(rowptr, rowptr + n);
+  for (index_t j = 0; j < m; ++j) {
+    for (index_t p = X.colptr[j]; p < X.colptr[j + 1]; ++p) {
+      const index_t q = next[static_cast<std::size_t>(X.rowind[p])]++;
+      colind[q] = j;
+      valt[q] = X.values[p];
+    }
+  }
+}
+
+template <class T>
+NnlsBatchStats nnls_batch(const Context& ctx, MatrixView<const T> G, MatrixView<const T> C,
+                          const NnlsBatchParams<T>& prm, MatrixView<T> S, std::uint64_t* support,
+                          const std::uint64_t* warm, std::uint8_t* status) {
+  const index_t k = G.rows, m = C.cols, wpc = (k + 63) / 64;
+  // The solver reads G with ld = k.
+  std::vector<T> Gc;
+  const T* g = G.data;
+  if (G.ld != k) {
+    Gc.resize(static_cast<std::size_t>(k * k));
+    for (index_t j = 0; j < k; ++j)
+      for (index_t i = 0; i < k; ++i) Gc[static_cast<std::size_t>(i + j * k)] = G(i, j);
+    g = Gc.data();
+  }
+  const ColumnParams<T> cp{prm.tol_rel, prm.pivot_eps, prm.max_iter};
+  index_t iters_total = 0, limited = 0;
+  const int nt = (m * k * k > kParallelWork) ? ctx.threads() : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : iters_total, limited)
+  {
+    const std::size_t kk = static_cast<std::size_t>(k);
+    std::vector<T> real(2 * kk + kk * (kk + 1) / 2);
+    std::vector<int> ints(2 * kk);
+    const UnitStride u{};
+    Vec<T, UnitStride> z{real.data(), u}, w{real.data() + kk, u}, L{real.data() + 2 * kk, u};
+    Vec<int, UnitStride> P{ints.data(), u}, state{ints.data() + kk, u};
+#pragma omp for schedule(dynamic, 16)
+    for (index_t j = 0; j < m; ++j) {
+      Vec<const T, UnitStride> c{C.data + j * C.ld, u};
+      Vec<T, UnitStride> x{S.data + j * S.ld, u};
+      int it = 0;
+      const int st = nnls_column(g, k, c, x, z, w, L, P, state, warm ? warm + j * wpc : nullptr,
+                                 support + j * wpc, cp, &it);
+      status[j] = static_cast<std::uint8_t>(st);
+      iters_total += it;
+      limited += st;
+    }
+  }
+  return {iters_total, limited};
+}
+
+template <class T>
+index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint64_t* support,
+                     MatrixView<const T> D, T pivot_eps, T ridge, MatrixView<T> Z,
+                     std::uint8_t* status) {
+  const index_t k = G.rows, m = D.cols, wpc = (k + 63) / 64;
+  std::vector<T> Gc;
+  const T* g = G.data;
+  if (G.ld != k) {
+    Gc.resize(static_cast<std::size_t>(k * k));
+    for (index_t j = 0; j < k; ++j)
+      for (index_t i = 0; i < k; ++i) Gc[static_cast<std::size_t>(i + j * k)] = G(i, j);
+    g = Gc.data();
+  }
+  index_t regularized = 0;
+  const int nt = (m * k * k > kParallelWork) ? ctx.threads() : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : regularized)
+  {
+    const std::size_t kk = static_cast<std::size_t>(k);
+    std::vector<T> real(kk + kk * (kk + 1) / 2);
+    std::vector<int> ints(kk);
+    const UnitStride u{};
+    Vec<T, UnitStride> y{real.data(), u}, L{real.data() + kk, u};
+    Vec<int, UnitStride> P{ints.data(), u};
+#pragma omp for schedule(dynamic, 16)
+    for (index_t j = 0; j < m; ++j) {
+      Vec<const T, UnitStride> gj{D.data + j * D.ld, u};
+      Vec<T, UnitStride> z{Z.data + j * Z.ld, u};
+      const int r = masked_solve_column(g, k, support + j * wpc, gj, z, y, L, P, pivot_eps, ridge);
+      if (status) status[j] = static_cast<std::uint8_t>(r ? 2 : 0);
+      regularized += r;
+    }
+  }
+  return regularized;
+}
+
+template <class T>
+void fill(const Context& ctx, index_t n, T value, T* x) {
+#pragma omp parallel for num_threads(ctx.threads()) if (n > kParallelWork) schedule(static)
+  for (index_t i = 0; i < n; ++i) x[i] = value;
+}
+
+template <class T>
+void axpy(const Context& ctx, index_t n, T alpha, const T* x, T* y) {
+#pragma omp parallel for num_threads(ctx.threads()) if (n > kParallelWork) schedule(static)
+  for (index_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+template <class T>
+void scal(const Context& ctx, index_t n, T alpha, T* x) {
+#pragma omp parallel for num_threads(ctx.threads()) if (n > kParallelWork) schedule(static)
+  for (index_t i = 0; i < n; ++i) x[i] *= alpha;
+}
+
+template <class T>
+double dot(const Context& ctx, index_t n, const T* x, const T* y) {
+  return ordered_sum(ctx, n, [&](index_t i) {
+    return static_cast<double>(x[i]) * static_cast<double>(y[i]);
+  });
+}
+
+template <class T>
+void projected_step(const Context& ctx, index_t n, const T* a, const T* g, T step, T* out) {
+#pragma omp parallel for num_threads(ctx.threads()) if (n > kParallelWork) schedule(static)
+  for (index_t i = 0; i < n; ++i) {
+    const T v = a[i] - step * g[i];
+    out[i] = v > T(0) ? v : T(0);
+  }
+}
+
+template <class T>
+void adam_step(const Context& ctx, index_t n, T* a, const T* g, T* m1, T* m2, T lr, T beta1,
+               T beta2, T eps, int t) {
+  const T c1 = T(1) / (T(1) - std::pow(beta1, T(t)));
+  const T c2 = T(1) / (T(1) - std::pow(beta2, T(t)));
+#pragma omp parallel for num_threads(ctx.threads()) if (n > kParallelWork) schedule(static)
+  for (index_t i = 0; i < n; ++i) {
+    m1[i] = beta1 * m1[i] + (T(1) - beta1) * g[i];
+    m2[i] = beta2 * m2[i] + (T(1) - beta2) * g[i] * g[i];
+    const T v = a[i] - lr * (m1[i] * c1) / (std::sqrt(m2[i] * c2) + eps);
+    a[i] = v > T(0) ? v : T(0);
+  }
+}
+
+template <class T>
+void mu_update(const Context& ctx, index_t n, T* a, const T* num, const T* den, T eps) {
+#pragma omp parallel for num_threads(ctx.threads()) if (n > kParallelWork) schedule(static)
+  for (index_t i = 0; i < n; ++i) a[i] *= num[i] / std::max(den[i], eps);
+}
+
+template <class T>
+void scale_columns(const Context& ctx, MatrixView<T> M, const T* w) {
+#pragma omp parallel for num_threads(ctx.threads()) if (M.rows * M.cols > kParallelWork) \
+    schedule(static)
+  for (index_t j = 0; j < M.cols; ++j)
+    for (index_t i = 0; i < M.rows; ++i) M(i, j) *= w[j];
+}
+
+template <class T>
+void masked_residual(const Context& ctx, MatrixView<const T> Y, MatrixView<const T> P,
+                     const T* w, MatrixView<T> R) {
+#pragma omp parallel for num_threads(ctx.threads()) if (R.rows * R.cols > kParallelWork) \
+    schedule(static)
+  for (index_t j = 0; j < R.cols; ++j)
+    for (index_t i = 0; i < R.rows; ++i) R(i, j) = w[j] * (Y(i, j) - P(i, j));
+}
+
+template <class T>
+double softmax_xent(const Context& ctx, MatrixView<const T> logits, const int* labels,
+                    const T* w, MatrixView<T> dlogits) {
+  const index_t c = logits.rows, m = logits.cols;
+  std::vector<double> colloss(static_cast<std::size_t>(m), 0.0);
+#pragma omp parallel for num_threads(ctx.threads()) if (c * m > kParallelWork) schedule(static)
+  for (index_t j = 0; j < m; ++j) {
+    if (w[j] == T(0)) {
+      for (index_t i = 0; i < c; ++i) dlogits(i, j) = T(0);
+      continue;
+    }
+    double mx = -std::numeric_limits<double>::infinity();
+    for (index_t i = 0; i < c; ++i) mx = std::max(mx, static_cast<double>(logits(i, j)));
+    double s = 0;
+    for (index_t i = 0; i < c; ++i) s += std::exp(static_cast<double>(logits(i, j)) - mx);
+    const double lse = mx + std::log(s);
+    for (index_t i = 0; i < c; ++i) {
+      const double p = std::exp(static_cast<double>(logits(i, j)) - lse);
+      dlogits(i, j) = static_cast<T>(w[j] * (p - (i == labels[j] ? 1.0 : 0.0)));
+    }
+    colloss[static_cast<std::size_t>(j)] =
+        static_cast<double>(w[j]) * (lse - static_cast<double>(logits(labels[j], j)));
+  }
+  double total = 0;
+  for (double v : colloss) total += v;
+  return total;
+}
+
+template <class T>
+void argmax_cols(const Context&, MatrixView<const T> M, int* out) {
+  for (index_t j = 0; j < M.cols; ++j) {
+    index_t best = 0;
+    for (index_t i = 1; i < M.rows; ++i)
+      if (M(i, j) > M(best, j)) best = i;
+    out[j] = static_cast<int>(best);
+  }
+}
+
+NNMF_INSTANTIATE_KERNELS(float)
+NNMF_INSTANTIATE_KERNELS(double)
+
+}  // namespace nnmf::detail::host

@@ -1,0 +1,20 @@
+# Installs the nnmf build into a scratch prefix, then configures, builds and runs the client
+# project against it, as a downstream user would.
+file(REMOVE_RECURSE ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  message(STATUS "${out}")
+endfunction()
+if(CONFIG)
+  run(${CMAKE_COMMAND} --install ${NNMF_BUILD_DIR} --prefix ${prefix} --config ${CONFIG})
+else()
+  run(${CMAKE_COMMAND} --install ${NNMF_BUILD_DIR} --prefix ${prefix})
+endif()
+run(${CMAKE_COMMAND} -S ${CLIENT_SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix}
+    -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+run(${WORK_DIR}/build/client)
