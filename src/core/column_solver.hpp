@@ -45,28 +45,72 @@ struct ColumnParams {
   int max_iter;  ///< cap on active-set iterations
 };
 
-/// Packed row-wise lower-triangular storage: row r holds L(r, 0..r) from offset r(r+1)/2.
+/// Packed row-wise lower-triangular storage: row r holds L(r, 0..r-1) from offset r(r+1)/2,
+/// followed by the reciprocal 1 / L(r, r) of its diagonal entry (the solves multiply by it:
+/// a division on the critical path of every row costs more than the row's other work).
 NNMF_HD index_t tri_off(index_t r) { return r * (r + 1) / 2; }
 
-/// Solves L y = b in place (b, y in passive-set order, length np).
+/// sum_{q < n} a[ao + q] * b[bo + q] with four independent accumulators: the solves are
+/// latency-bound on one chain of multiply-adds; four chains run in parallel. (Vectorising
+/// these short reductions was measured: more instructions, not fewer, for |P| <= 64.)
+template <class T, class VA, class VB>
+NNMF_HD T dot_prefix(VA a, index_t ao, VB b, index_t bo, index_t n) {
+  T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  index_t q = 0;
+  for (; q + 4 <= n; q += 4) {
+    s0 += a[ao + q] * b[bo + q];
+    s1 += a[ao + q + 1] * b[bo + q + 1];
+    s2 += a[ao + q + 2] * b[bo + q + 2];
+    s3 += a[ao + q + 3] * b[bo + q + 3];
+  }
+  for (; q < n; ++q) s0 += a[ao + q] * b[bo + q];
+  return (s0 + s1) + (s2 + s3);
+}
+
+/// Per-column scratch of nnls_column and masked_solve_column. Reals: z, w, y (k each) and the
+/// packed factor L (k(k+1)/2); ints: P and state (k each).
 template <class T, class St>
-NNMF_HD void tri_forward(Vec<T, St> L, index_t np, Vec<T, St> b) {
+struct ColumnWorkspace {
+  Vec<T, St> z, w, y, L;
+  Vec<int, St> P, state;
+
+  /// Reals and ints needed for rank k.
+  NNMF_HD static index_t reals(index_t k) { return 3 * k + k * (k + 1) / 2; }
+  NNMF_HD static index_t ints(index_t k) { return 2 * k; }
+  /// Carves the workspace from @p real and @p ints laid out with stride @p st (element i of
+  /// this column's scratch at base[i * stride]).
+  NNMF_HD static ColumnWorkspace carve(T* real, int* ints, index_t k, St st) {
+    ColumnWorkspace ws{{real, st},         {real + k * st(), st}, {real + 2 * k * st(), st},
+                       {real + 3 * k * st(), st}, {ints, st},         {ints + k * st(), st}};
+    return ws;
+  }
+};
+
+/// Solves L y = b in place (b, y in passive-set order, length np).
+template <class T, class LV, class St>
+NNMF_HD void tri_forward(LV L, index_t np, Vec<T, St> b) {
   for (index_t r = 0; r < np; ++r) {
     const index_t o = tri_off(r);
-    T acc = b[r];
-    for (index_t q = 0; q < r; ++q) acc -= L[o + q] * b[q];
-    b[r] = acc / L[o + r];
+    b[r] = (b[r] - dot_prefix<T>(L, o, b, 0, r)) * L[o + r];
   }
 }
 
 /// Solves L^T z = y in place (row-oriented so that rows of the packed factor are read).
-template <class T, class St>
-NNMF_HD void tri_backward(Vec<T, St> L, index_t np, Vec<T, St> y) {
+template <class T, class LV, class St>
+NNMF_HD void tri_backward(LV L, index_t np, Vec<T, St> y) {
   for (index_t r = np - 1; r >= 0; --r) {
     const index_t o = tri_off(r);
-    const T zr = y[r] / L[o + r];
+    const T zr = y[r] * L[o + r];
     y[r] = zr;
-    for (index_t q = 0; q < r; ++q) y[q] -= L[o + q] * zr;
+    index_t q = 0;
+    for (; q + 4 <= r; q += 4) {
+      const T l0 = L[o + q], l1 = L[o + q + 1], l2 = L[o + q + 2], l3 = L[o + q + 3];
+      y[q] -= l0 * zr;
+      y[q + 1] -= l1 * zr;
+      y[q + 2] -= l2 * zr;
+      y[q + 3] -= l3 * zr;
+    }
+    for (; q < r; ++q) y[q] -= L[o + q] * zr;
   }
 }
 
@@ -81,48 +125,98 @@ NNMF_HD bool chol_append(const T* G, index_t k, Vec<T, St> L, Vec<int, St> P, in
   T ss = 0;
   for (index_t r = 0; r < np; ++r) {
     const index_t orow = tri_off(r);
-    T acc = Gt[P[r]];
-    for (index_t q = 0; q < r; ++q) acc -= L[orow + q] * L[o + q];
-    acc /= L[orow + r];
+    const T acc = (Gt[P[r]] - dot_prefix<T>(L, orow, L, o, r)) * L[orow + r];
     L[o + r] = acc;
     ss += acc * acc;
   }
   const T gtt = Gt[t] + shift;
   const T d2 = gtt - ss;
   if (!(d2 > pivot_eps * gtt) || !(d2 > T(0))) return false;
-  L[o + np] = std::sqrt(d2);
+  L[o + np] = T(1) / std::sqrt(d2);
   return true;
 }
 
-/// Recomputes the factor of G_PP for P[0..np), dropping (and zeroing in x) any variable
-/// whose pivot fails. Returns the new np.
+/// Removes position r (0 <= r < np) from the factor of G_PP and from P, in O(np^2): rows
+/// above r are unchanged, rows below lose their entry in column r, and the trailing block
+/// absorbs that column by a rank-one update (L33' L33'^T = L33 L33^T + l32 l32^T, done with
+/// the stable rotations of LINPACK's dchud). Pivots only grow, so this never fails.
+/// v is scratch of np entries.
 template <class T, class St>
-NNMF_HD index_t chol_refactor(const T* G, index_t k, Vec<T, St> L, Vec<int, St> P, index_t np,
-                              Vec<T, St> x, Vec<int, St> state, T pivot_eps) {
-  index_t kept = 0;
-  for (index_t r = 0; r < np; ++r) {
-    const int t = P[r];
-    P[kept] = t;  // chol_append reads P[0..kept)
-    if (chol_append(G, k, L, P, kept, t, T(0), pivot_eps)) {
-      ++kept;
-    } else {
-      x[t] = T(0);
-      state[t] = 0;
+NNMF_HD void chol_delete(Vec<T, St> L, Vec<int, St> P, index_t np, index_t r, Vec<T, St> v) {
+  for (index_t i = r + 1; i < np; ++i) v[i] = L[tri_off(i) + r];
+  // Shift rows r+1.. up by one, dropping column r (destinations precede sources).
+  for (index_t i = r + 1; i < np; ++i) {
+    const index_t src = tri_off(i), dst = tri_off(i - 1);
+    for (index_t q = 0; q < r; ++q) L[dst + q] = L[src + q];
+    for (index_t q = r + 1; q <= i; ++q) L[dst + q - 1] = L[src + q];
+    P[i - 1] = P[i];
+  }
+  // Rank-one update of the trailing block, rows and columns r .. np-2 after the shift.
+  for (index_t j = r; j < np - 1; ++j) {
+    const index_t oj = tri_off(j);
+    const T ljj = T(1) / L[oj + j];
+    const T vj = v[j + 1];
+    const T rr = std::sqrt(ljj * ljj + vj * vj);
+    const T cth = rr / ljj, sth = vj / ljj;
+    L[oj + j] = T(1) / rr;
+    for (index_t i = j + 1; i < np - 1; ++i) {
+      const index_t oi = tri_off(i) + j;
+      const T lij = (L[oi] + sth * v[i + 1]) / cth;
+      v[i + 1] = cth * v[i + 1] - sth * lij;
+      L[oi] = lij;
     }
   }
-  return kept;
 }
 
-/// z (passive order) = G_PP^{-1} c_P using the current factor.
+/// Packed factor (same layout as the column factors) of the whole of G, shared by all columns
+/// of a batch for the unconstrained probe of nnls_column. Returns false when G is numerically
+/// singular (then no probe is made). Lf needs k(k+1)/2 entries.
+template <class T>
+NNMF_HD bool chol_full(const T* G, index_t k, T* Lf, T pivot_eps) {
+  for (index_t r = 0; r < k; ++r) {
+    const index_t o = tri_off(r);
+    const T* Gr = G + r * k;
+    T ss = 0;
+    for (index_t q = 0; q < r; ++q) {
+      const index_t oq = tri_off(q);
+      const T acc = (Gr[q] - dot_prefix<T>(Lf, oq, Lf, o, q)) * Lf[oq + q];
+      Lf[o + q] = acc;
+      ss += acc * acc;
+    }
+    const T d2 = Gr[r] - ss;
+    if (!(d2 > pivot_eps * Gr[r]) || !(d2 > T(0))) return false;
+    Lf[o + r] = T(1) / std::sqrt(d2);
+  }
+  return true;
+}
+
+/// y (passive order) = L^{-1} c_P, the forward half of the solve on the passive set.
 template <class T, class St>
-NNMF_HD void solve_passive(Vec<T, St> L, Vec<int, St> P, index_t np, Vec<const T, St> c,
-                           Vec<T, St> z) {
-  for (index_t r = 0; r < np; ++r) z[r] = c[P[r]];
-  tri_forward(L, np, z);
+NNMF_HD void forward_passive(Vec<T, St> L, Vec<int, St> P, index_t np, Vec<const T, St> c,
+                             Vec<T, St> y) {
+  for (index_t r = 0; r < np; ++r) y[r] = c[P[r]];
+  tri_forward(L, np, y);
+}
+
+/// Recomputes y[from..np) = (L^{-1} c_P)[from..np) after rows from.. of the factor changed
+/// (y's prefix is unaffected).
+template <class T, class St>
+NNMF_HD void forward_from(Vec<T, St> L, Vec<int, St> P, index_t np, Vec<const T, St> c,
+                          Vec<T, St> y, index_t from) {
+  for (index_t r = from; r < np; ++r) {
+    const index_t o = tri_off(r);
+    y[r] = (c[P[r]] - dot_prefix<T>(L, o, y, 0, r)) * L[o + r];
+  }
+}
+
+/// z (passive order) = L^{-T} y = G_PP^{-1} c_P.
+template <class T, class St>
+NNMF_HD void backward_passive(Vec<T, St> L, index_t np, Vec<T, St> y, Vec<T, St> z) {
+  for (index_t r = 0; r < np; ++r) z[r] = y[r];
   tri_backward(L, np, z);
 }
 
-enum : int { kStateZero = 0, kStatePassive = 1, kStateExcluded = 2 };
+enum : int { kStateZero = 0, kStatePassive = 1, kStateExcluded = 2, kStateCandidate = 3 };
 
 /// Lawson-Hanson NNLS for one column on the normal equations:
 ///   minimise 1/2 s^T G s - c^T s  subject to  s >= 0.
@@ -130,11 +224,23 @@ enum : int { kStateZero = 0, kStatePassive = 1, kStateExcluded = 2 };
 /// on the passive set, 0 elsewhere) and the passive set is written as bits to support_out
 /// (ceil(k/64) words). warm (same layout) may be null. Returns 0 when converged, 1 when the
 /// iteration cap was reached (x then is feasible but not optimal). *iters gets the count.
+///
+/// Starting set. With a warm start, the previous support. Without one, and when Lfull (the
+/// factor of the whole of G from chol_full) is given, the column first solves the
+/// unconstrained problem G z = c with it (2 k^2 flops); when at least two thirds of z are
+/// positive (dense solutions, where adding indices one at a time would take |T| steps) the
+/// positive set is the start, otherwise the empty set. Every start ends at the same optimum:
+/// the start only changes how many active-set steps are taken.
+///
+/// The Cholesky factor L of G_PP grows by one row per entering index, and y = L^{-1} c_P is
+/// kept alongside it: an entering index costs one new row of L and one entry of y (O(|P|)
+/// dot products of length |P|) plus a back substitution, not a full refactorisation.
 template <class T, class St, class SupportPtr, class WarmPtr>
-NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x, Vec<T, St> z,
-                        Vec<T, St> w, Vec<T, St> L, Vec<int, St> P, Vec<int, St> state,
-                        WarmPtr warm, SupportPtr support_out, const ColumnParams<T>& prm,
-                        int* iters_out) {
+NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
+                        ColumnWorkspace<T, St> ws, WarmPtr warm, const T* Lfull,
+                        SupportPtr support_out, const ColumnParams<T>& prm, int* iters_out) {
+  Vec<T, St> z = ws.z, w = ws.w, y = ws.y, L = ws.L;
+  Vec<int, St> P = ws.P, state = ws.state;
   T scale = T(0);
   for (index_t i = 0; i < k; ++i) {
     x[i] = T(0);
@@ -148,9 +254,30 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
   int iters = 0;
   int status = 0;
 
+  bool start = false;
   if (warm) {
     for (index_t i = 0; i < k; ++i) {
       if ((warm[i >> 6] >> (i & 63)) & 1u) {
+        state[i] = kStateCandidate;
+        start = true;
+      }
+    }
+  } else if (Lfull) {
+    for (index_t i = 0; i < k; ++i) z[i] = c[i];
+    tri_forward<T>(Lfull, k, z);
+    tri_backward<T>(Lfull, k, z);
+    index_t positive = 0;
+    for (index_t i = 0; i < k; ++i) positive += z[i] > T(0);
+    if (3 * positive >= 2 * k) {
+      for (index_t i = 0; i < k; ++i)
+        if (z[i] > T(0)) state[i] = kStateCandidate;
+      start = true;
+    }
+  }
+  if (start) {
+    for (index_t i = 0; i < k; ++i) {
+      if (state[i] == kStateCandidate) {
+        state[i] = kStateZero;
         if (chol_append(G, k, L, P, np, static_cast<int>(i), T(0), prm.pivot_eps)) {
           P[np++] = static_cast<int>(i);
           state[i] = kStatePassive;
@@ -158,39 +285,48 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
       }
     }
     // Drop nonpositive components until the least-squares solution on P is positive.
+    forward_passive(L, P, np, c, y);
     while (np > 0) {
-      solve_passive(L, P, np, c, z);
-      index_t kept = 0;
-      for (index_t r = 0; r < np; ++r) {
-        if (z[r] > T(0)) {
-          P[kept++] = P[r];
-        } else {
+      backward_passive(L, np, y, z);
+      index_t first_removed = -1;
+      for (index_t r = np - 1; r >= 0; --r) {
+        if (!(z[r] > T(0))) {
           state[P[r]] = kStateZero;
+          chol_delete(L, P, np, r, w);
+          --np;
+          first_removed = r;
         }
       }
-      if (kept == np) {
+      if (first_removed < 0) {
         for (index_t r = 0; r < np; ++r) x[P[r]] = z[r];
         break;
       }
       ++iters;
-      np = chol_refactor(G, k, L, P, kept, x, state, prm.pivot_eps);
+      forward_from(L, P, np, c, y, first_removed);
     }
   }
 
   for (;;) {
-    // w = c - G x, needed only outside the passive set.
-    for (index_t i = 0; i < k; ++i) w[i] = c[i];
-    for (index_t r = 0; r < np; ++r) {
-      const int p = P[r];
-      const T xp = x[p];
-      const T* Gp = G + static_cast<index_t>(p) * k;
-      for (index_t i = 0; i < k; ++i) w[i] -= Gp[i] * xp;
-    }
+    // w_i = c_i - (G x)_i for i outside the passive set only: by symmetry (G x)_i is column i
+    // of G gathered at the passive rows, dotted with x_P (held in passive order in z).
+    // (k - |P|) |P| multiply-adds instead of k |P|.
+    for (index_t r = 0; r < np; ++r) z[r] = x[P[r]];
     int t = -1;
     T wmax = tol;
     for (index_t i = 0; i < k; ++i) {
-      if (state[i] == kStateZero && w[i] > wmax) {
-        wmax = w[i];
+      if (state[i] != kStateZero) continue;
+      const T* Gi = G + i * k;
+      T s0 = 0, s1 = 0;
+      index_t r = 0;
+      for (; r + 2 <= np; r += 2) {
+        s0 += Gi[P[r]] * z[r];
+        s1 += Gi[P[r + 1]] * z[r + 1];
+      }
+      if (r < np) s0 += Gi[P[r]] * z[r];
+      const T wi = c[i] - (s0 + s1);
+      w[i] = wi;
+      if (wi > wmax) {
+        wmax = wi;
         t = static_cast<int>(i);
       }
     }
@@ -204,13 +340,17 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
       state[t] = kStateExcluded;  // numerically dependent on the passive columns
       continue;
     }
+    {
+      const index_t o = tri_off(np);
+      y[np] = (c[t] - dot_prefix<T>(L, o, y, 0, np)) * L[o + np];
+    }
     P[np++] = t;
     state[t] = kStatePassive;
 
     bool first = true;
     bool removed_any = false;
     for (;;) {
-      solve_passive(L, P, np, c, z);
+      backward_passive(L, np, y, z);
       bool feasible = true;
       for (index_t r = 0; r < np; ++r) feasible = feasible && (z[r] > T(0));
       if (feasible) {
@@ -219,7 +359,8 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
       }
       if (first && !(z[np - 1] > T(0))) {
         // Rounding made the entering variable nonpositive although w_t > tol: undo the
-        // addition (the factor's last row) and keep t out until the passive set shrinks.
+        // addition (the factor's last row; y's prefix stays valid) and keep t out until the
+        // passive set shrinks.
         --np;
         state[t] = kStateExcluded;
         break;
@@ -238,20 +379,22 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
           }
         }
       }
-      index_t kept = 0;
-      for (index_t r = 0; r < np; ++r) {
+      index_t first_removed = np;
+      for (index_t r = np - 1; r >= 0; --r) {
         const int p = P[r];
         const T xp = x[p] + alpha * (z[r] - x[p]);
         if (r == rmin || !(xp > T(0))) {
           x[p] = T(0);
           state[p] = kStateZero;
+          chol_delete(L, P, np, r, w);
+          --np;
+          first_removed = r;
         } else {
           x[p] = xp;
-          P[kept++] = p;
         }
       }
       removed_any = true;
-      np = chol_refactor(G, k, L, P, kept, x, state, prm.pivot_eps);
+      forward_from(L, P, np, c, y, first_removed);
       if (++iters >= prm.max_iter) {
         status = 1;
         break;
@@ -279,8 +422,9 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
 /// G_TT + delta I with delta = ridge * max(diag G_TT) and 1 is returned (else 0).
 template <class T, class St, class SupportPtr>
 NNMF_HD int masked_solve_column(const T* G, index_t k, SupportPtr support, Vec<const T, St> g,
-                                Vec<T, St> z, Vec<T, St> y, Vec<T, St> L, Vec<int, St> P,
-                                T pivot_eps, T ridge) {
+                                Vec<T, St> z, ColumnWorkspace<T, St> ws, T pivot_eps, T ridge) {
+  Vec<T, St> y = ws.y, L = ws.L;
+  Vec<int, St> P = ws.P;
   index_t np = 0;
   T dmax = T(0);
   for (index_t i = 0; i < k; ++i) {
@@ -305,9 +449,7 @@ NNMF_HD int masked_solve_column(const T* G, index_t k, SupportPtr support, Vec<c
       T ss = 0;
       for (index_t q = 0; q < r; ++q) {
         const index_t oq = tri_off(q);
-        T acc = Gt[P[q]];
-        for (index_t u = 0; u < q; ++u) acc -= L[oq + u] * L[o + u];
-        acc /= L[oq + q];
+        const T acc = (Gt[P[q]] - dot_prefix<T>(L, oq, L, o, q)) * L[oq + q];
         L[o + q] = acc;
         ss += acc * acc;
       }
@@ -315,7 +457,7 @@ NNMF_HD int masked_solve_column(const T* G, index_t k, SupportPtr support, Vec<c
       if (!(d2 > threshold)) {
         ok = false;
       } else {
-        L[o + r] = std::sqrt(d2);
+        L[o + r] = T(1) / std::sqrt(d2);
       }
     }
     if (ok) break;

@@ -170,11 +170,43 @@ void csc_transpose(const Context&, CscView<T> X, index_t* rowptr, index_t* colin
   }
 }
 
+/// Everything one range of columns of a batched solve reads.
+template <class T>
+struct ColumnBatch {
+  const T* G;
+  index_t k;
+  MatrixView<const T> C;
+  MatrixView<T> S;
+  const std::uint64_t* warm;
+  const T* Lfull;
+  std::uint64_t* support;
+  std::uint8_t* status;
+  ColumnParams<T> prm;
+};
+
+template <class T>
+void solve_columns(const ColumnBatch<T>& b, index_t j0, index_t j1, T* real, int* ints,
+                               index_t* iters, index_t* limited) {
+  const UnitStride u{};
+  const index_t wpc = (b.k + 63) / 64;
+  const auto ws = ColumnWorkspace<T, UnitStride>::carve(real, ints, b.k, u);
+  for (index_t j = j0; j < j1; ++j) {
+    Vec<const T, UnitStride> c{b.C.data + j * b.C.ld, u};
+    Vec<T, UnitStride> x{b.S.data + j * b.S.ld, u};
+    int it = 0;
+    const int st = nnls_column(b.G, b.k, c, x, ws, b.warm ? b.warm + j * wpc : nullptr, b.Lfull,
+                               b.support + j * wpc, b.prm, &it);
+    b.status[j] = static_cast<std::uint8_t>(st);
+    *iters += it;
+    *limited += st;
+  }
+}
+
 template <class T>
 NnlsBatchStats nnls_batch(const Context& ctx, MatrixView<const T> G, MatrixView<const T> C,
                           const NnlsBatchParams<T>& prm, MatrixView<T> S, std::uint64_t* support,
                           const std::uint64_t* warm, std::uint8_t* status) {
-  const index_t k = G.rows, m = C.cols, wpc = (k + 63) / 64;
+  const index_t k = G.rows, m = C.cols;
   // The solver reads G with ld = k.
   std::vector<T> Gc;
   const T* g = G.data;
@@ -184,28 +216,24 @@ NnlsBatchStats nnls_batch(const Context& ctx, MatrixView<const T> G, MatrixView<
       for (index_t i = 0; i < k; ++i) Gc[static_cast<std::size_t>(i + j * k)] = G(i, j);
     g = Gc.data();
   }
-  const ColumnParams<T> cp{prm.tol_rel, prm.pivot_eps, prm.max_iter};
+  // Shared factor of G for the unconstrained probe of cold starts (none if G is singular).
+  std::vector<T> Lfull(static_cast<std::size_t>(k * (k + 1) / 2));
+  const T* lf = (!warm && chol_full(g, k, Lfull.data(), prm.pivot_eps)) ? Lfull.data() : nullptr;
+  const ColumnBatch<T> batch{g, k, C, S, warm, lf, support, status,
+                             ColumnParams<T>{prm.tol_rel, prm.pivot_eps, prm.max_iter}};
   index_t iters_total = 0, limited = 0;
+  constexpr index_t chunk = 16;
+  const index_t chunks = (m + chunk - 1) / chunk;
   const int nt = (m * k * k > kParallelWork) ? ctx.threads() : 1;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : iters_total, limited)
   {
-    const std::size_t kk = static_cast<std::size_t>(k);
-    std::vector<T> real(2 * kk + kk * (kk + 1) / 2);
-    std::vector<int> ints(2 * kk);
-    const UnitStride u{};
-    Vec<T, UnitStride> z{real.data(), u}, w{real.data() + kk, u}, L{real.data() + 2 * kk, u};
-    Vec<int, UnitStride> P{ints.data(), u}, state{ints.data() + kk, u};
-#pragma omp for schedule(dynamic, 16)
-    for (index_t j = 0; j < m; ++j) {
-      Vec<const T, UnitStride> c{C.data + j * C.ld, u};
-      Vec<T, UnitStride> x{S.data + j * S.ld, u};
-      int it = 0;
-      const int st = nnls_column(g, k, c, x, z, w, L, P, state, warm ? warm + j * wpc : nullptr,
-                                 support + j * wpc, cp, &it);
-      status[j] = static_cast<std::uint8_t>(st);
-      iters_total += it;
-      limited += st;
-    }
+    using Ws = ColumnWorkspace<T, UnitStride>;
+    std::vector<T> real(static_cast<std::size_t>(Ws::reals(k)));
+    std::vector<int> ints(static_cast<std::size_t>(Ws::ints(k)));
+#pragma omp for schedule(dynamic, 1)
+    for (index_t q = 0; q < chunks; ++q)
+      solve_columns(batch, q * chunk, std::min(m, (q + 1) * chunk), real.data(), ints.data(),
+                    &iters_total, &limited);
   }
   return {iters_total, limited};
 }
@@ -227,17 +255,16 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
   const int nt = (m * k * k > kParallelWork) ? ctx.threads() : 1;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : regularized)
   {
-    const std::size_t kk = static_cast<std::size_t>(k);
-    std::vector<T> real(kk + kk * (kk + 1) / 2);
-    std::vector<int> ints(kk);
+    using Ws = ColumnWorkspace<T, UnitStride>;
+    std::vector<T> real(static_cast<std::size_t>(Ws::reals(k)));
+    std::vector<int> ints(static_cast<std::size_t>(Ws::ints(k)));
     const UnitStride u{};
-    Vec<T, UnitStride> y{real.data(), u}, L{real.data() + kk, u};
-    Vec<int, UnitStride> P{ints.data(), u};
+    const Ws ws = Ws::carve(real.data(), ints.data(), k, u);
 #pragma omp for schedule(dynamic, 16)
     for (index_t j = 0; j < m; ++j) {
       Vec<const T, UnitStride> gj{D.data + j * D.ld, u};
       Vec<T, UnitStride> z{Z.data + j * Z.ld, u};
-      const int r = masked_solve_column(g, k, support + j * wpc, gj, z, y, L, P, pivot_eps, ridge);
+      const int r = masked_solve_column(g, k, support + j * wpc, gj, z, ws, pivot_eps, ridge);
       if (status) status[j] = static_cast<std::uint8_t>(r ? 2 : 0);
       regularized += r;
     }
