@@ -6,4 +6,6 @@
 #include "nnmf/error.hpp"
 #include "nnmf/io.hpp"
 #include "nnmf/matrix.hpp"
+#include "nnmf/model.hpp"
+#include "nnmf/nmf.hpp"
 #include "nnmf/nnls.hpp"

@@ -37,6 +37,14 @@ void gram(const Context&, MatrixView<const T>, MatrixView<T>) {
   not_compiled();
 }
 template <class T>
+void transpose(const Context&, MatrixView<const T>, MatrixView<T>) {
+  not_compiled();
+}
+template <class T>
+void masked_diff(const Context&, index_t, const T*, const T*, const T*, T*) {
+  not_compiled();
+}
+template <class T>
 void spmm_tn(const Context&, T, MatrixView<const T>, const DSparse<T>&, T, MatrixView<T>) {
   not_compiled();
 }

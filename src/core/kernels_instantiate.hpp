@@ -9,6 +9,7 @@
   template void gemm<T>(const Context&, Trans, Trans, T, MatrixView<const T>,                 \
                         MatrixView<const T>, T, MatrixView<T>);                                \
   template void gram<T>(const Context&, MatrixView<const T>, MatrixView<T>);                   \
+  template void transpose<T>(const Context&, MatrixView<const T>, MatrixView<T>);              \
   template void spmm_tn<T>(const Context&, T, MatrixView<const T>, const DSparse<T>&, T,       \
                            MatrixView<T>);                                                     \
   template void spmm_nt<T>(const Context&, T, const DSparse<T>&, MatrixView<const T>, T,       \
@@ -27,6 +28,7 @@
   template void projected_step<T>(const Context&, index_t, const T*, const T*, T, T*);         \
   template void adam_step<T>(const Context&, index_t, T*, const T*, T*, T*, T, T, T, T, int);  \
   template void mu_update<T>(const Context&, index_t, T*, const T*, const T*, T);              \
+  template void masked_diff<T>(const Context&, index_t, const T*, const T*, const T*, T*);     \
   template void scale_columns<T>(const Context&, MatrixView<T>, const T*);                     \
   template void masked_residual<T>(const Context&, MatrixView<const T>, MatrixView<const T>,   \
                                    const T*, MatrixView<T>);                                   \

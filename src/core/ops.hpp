@@ -21,6 +21,14 @@ void gram(const Context& ctx, MatrixView<const T> A, MatrixView<T> G) {
   NNMF_DISPATCH(gram<T>, ctx, A, G);
 }
 template <class T>
+void transpose(const Context& ctx, MatrixView<const T> A, MatrixView<T> B) {
+  NNMF_DISPATCH(transpose<T>, ctx, A, B);
+}
+template <class T>
+void masked_diff(const Context& ctx, index_t n, const T* W, const T* X, const T* P, T* R) {
+  NNMF_DISPATCH(masked_diff<T>, ctx, n, W, X, P, R);
+}
+template <class T>
 void csc_transpose(const Context& ctx, CscView<T> X, index_t* rowptr, index_t* colind, T* valt) {
   NNMF_DISPATCH(csc_transpose<T>, ctx, X, rowptr, colind, valt);
 }

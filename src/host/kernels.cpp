@@ -105,6 +105,19 @@ void gram(const Context& ctx, MatrixView<const T> A, MatrixView<T> G) {
 }
 
 template <class T>
+void transpose(const Context& ctx, MatrixView<const T> A, MatrixView<T> B) {
+  // Blocks of 32 x 32 keep both the reads and the writes within a few cache lines.
+  constexpr index_t bs = 32;
+  const index_t nbj = (A.cols + bs - 1) / bs;
+#pragma omp parallel for num_threads(ctx.threads()) if (A.rows * A.cols > kParallelWork) \
+    schedule(static)
+  for (index_t bj = 0; bj < nbj; ++bj)
+    for (index_t bi = 0; bi < A.rows; bi += bs)
+      for (index_t j = bj * bs; j < std::min(A.cols, (bj + 1) * bs); ++j)
+        for (index_t i = bi; i < std::min(A.rows, bi + bs); ++i) B(j, i) = A(i, j);
+}
+
+template <class T>
 void spmm_tn(const Context& ctx, T alpha, MatrixView<const T> A, const DSparse<T>& X, T beta,
              MatrixView<T> C) {
   const index_t n = A.rows, k = A.cols, m = X.cols();
@@ -324,6 +337,12 @@ template <class T>
 void mu_update(const Context& ctx, index_t n, T* a, const T* num, const T* den, T eps) {
 #pragma omp parallel for num_threads(ctx.threads()) if (n > kParallelWork) schedule(static)
   for (index_t i = 0; i < n; ++i) a[i] *= num[i] / std::max(den[i], eps);
+}
+
+template <class T>
+void masked_diff(const Context& ctx, index_t n, const T* W, const T* X, const T* P, T* R) {
+#pragma omp parallel for num_threads(ctx.threads()) if (n > kParallelWork) schedule(static)
+  for (index_t i = 0; i < n; ++i) R[i] = W[i] * (X[i] - P[i]);
 }
 
 template <class T>

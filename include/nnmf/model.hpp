@@ -1,0 +1,198 @@
+// Neural NMF (Will, Zhang, Sadovnik, Gao, Vendrow, Haddock, Molitor, Needell): a hierarchical
+// NMF whose layers are S(l) = q(A(l), S(l-1)), S(-1) = X, trained by gradient steps on the
+// factors A(l) through the NNLS solves.
+//
+// Losses (each optional, weighted, summed):
+//   reconstruction  R = ||W (.) (X - A0 A1 ... AL SL)||_F^2            (paper eq. 1.5)
+//   energy          E = sum_{l=0..L} ||S(l-1) - A(l) S(l)||_F^2          (l = 0 term masked by W)
+//   supervision     lambda * ||Z (.) (Y - B SL)||_F^2  (one-hot Y, Z the known-column mask)
+//                   or lambda * cross-entropy of softmax(B SL) on the known columns,
+// with W an optional 0/1 missing-data mask on X (dense X only; SSNMF, paper eq. 1.3).
+// Scaling::sum uses the sums above. Scaling::mean divides each term by its number of entries,
+// like the authors' package (mean squared error): R and the l = 0 energy term by N m, the
+// l >= 1 energy terms by k(l-1) m, the L2 supervision by c m and the cross-entropy by m
+// (unknown columns contribute nothing). Their published step sizes carry over with it:
+// synthetic data lr = 1; 20 Newsgroups energy loss lr = 1e10, decay 0.995 every 5 epochs.
+//
+// Gradients are accumulated in reverse through the layers (O(L) steps): each layer's dL/dS(l)
+// goes through the backward pass of q (a masked solve with G_TT per column) into dL/dA(l) and
+// dL/dS(l-1). For sparse X nothing n x m is formed: terms in X use Gram identities, e.g.
+// ||X - A0 V||^2 = ||X||^2 - 2 <A0^T X, V> + <A0^T A0, V V^T>.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nnmf/context.hpp"
+#include "nnmf/matrix.hpp"
+#include "nnmf/nnls.hpp"
+
+namespace nnmf {
+
+enum class Scaling { sum, mean };
+enum class SupervisionLoss { l2, cross_entropy };
+/// How the classifier B of the supervision term is obtained.
+enum class ClassifierMode {
+  closed_form,  ///< B = (Z (.) Y) SL^+ each epoch (L2 only): min over B, so dL/dSL is exact
+  trained,      ///< B is a parameter with its own projected-free gradient step
+};
+enum class Optimizer {
+  line_search,  ///< default: backtracking (Armijo) line search on the projected step; no lr
+  gd,           ///< projected gradient descent A <- max(0, A - lr * grad), step decay
+  adam,         ///< Adam with projection onto A >= 0
+};
+enum class Init {
+  nmf,     ///< default: hierarchical NMF (alternating NNLS), layer by layer
+  random,  ///< seeded uniform entries scaled to the data
+  given,   ///< FitOptions::initial_factors
+};
+
+const char* to_string(Scaling v) noexcept;
+const char* to_string(SupervisionLoss v) noexcept;
+const char* to_string(ClassifierMode v) noexcept;
+const char* to_string(Optimizer v) noexcept;
+const char* to_string(Init v) noexcept;
+
+/// Labels for the supervision term.
+struct Supervision {
+  std::vector<int> labels;           ///< one class per column, 0-based
+  std::vector<std::uint8_t> known;   ///< 1 = label used in training; empty = all known
+  int num_classes = 0;               ///< 0 = max label + 1
+  double lambda = 1.0;               ///< weight of the supervision term
+  SupervisionLoss loss = SupervisionLoss::l2;
+  ClassifierMode classifier = ClassifierMode::closed_form;
+};
+
+/// One epoch of training.
+struct EpochRecord {
+  int epoch = 0;
+  double loss = 0;            ///< total (scaled) loss after the epoch's step
+  double reconstruction = 0;  ///< weighted, scaled terms
+  double energy = 0;
+  double supervision = 0;
+  double step = 0;            ///< step size used (line search: relative step eta)
+  double seconds = 0;         ///< wall time of the epoch
+  index_t nnls_iterations = 0;
+  int line_search_trials = 0;
+};
+
+struct FitOptions {
+  std::vector<index_t> ranks;  ///< k0 > k1 > ... > kL, k0 <= number of rows of X
+  double reconstruction_weight = 1.0;
+  double energy_weight = 0.0;
+  Scaling scaling = Scaling::sum;
+  std::optional<Supervision> supervision;
+  /// 0/1 missing-data mask on X (rows x cols of X); dense X only. Empty = all observed.
+  std::vector<std::uint8_t> data_mask;
+
+  Optimizer optimizer = Optimizer::line_search;
+  int epochs = 200;           ///< epoch cap
+  double rel_tol = 1e-7;      ///< stop when the relative loss decrease stays below this
+  int patience = 5;           ///< ... for this many consecutive epochs (0 disables)
+  double learning_rate = 0;   ///< gd/adam; 0 = 1 for gd with Scaling::mean, else required
+  double lr_decay = 1.0;      ///< gd: lr *= lr_decay every decay_every epochs
+  int decay_every = 1;
+  double classifier_lr = 0;   ///< trained B with gd/adam; 0 = learning_rate
+  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+
+  Init init = Init::nmf;
+  /// Init::nmf: alternating-NNLS iterations per layer; the first min(30, this) are spent on
+  /// each of init_restarts seeded random starts, the rest on the best of them.
+  int init_iterations = 300;
+  int init_restarts = 4;
+  std::vector<Matrix<double>> initial_factors;  ///< Init::given: A(0..L)
+  std::uint64_t seed = 0;
+
+  bool warm_start = true;     ///< start each epoch's NNLS from the previous supports
+  NnlsOptions nnls;           ///< tolerance and iteration cap of the forward solves
+  /// Called after every epoch (progress display, logging). May be empty.
+  std::function<void(const EpochRecord&)> on_epoch;
+};
+
+/// Per-layer quality of a fitted model on some data.
+struct LayerReport {
+  index_t rank = 0;
+  double rel_error = 0;  ///< ||X - A0..Al Sl||_F / ||X||_F (masked by W if one was used)
+  std::optional<double> accuracy;  ///< paper's rule, when labels are given
+};
+
+template <class T>
+class NeuralNmf {
+ public:
+  NeuralNmf() = default;
+
+  /// Fits a model to X (N x m, dense or sparse). Throws InvalidArgument/DimensionMismatch for
+  /// bad data or options (ranks not decreasing, k0 > N, labels out of range, ...).
+  static NeuralNmf fit(const Context& ctx, MatrixView<const T> X, const FitOptions& opts);
+  static NeuralNmf fit(const Context& ctx, const CscMatrix<T>& X, const FitOptions& opts);
+
+  /// Builds a model from given factors (A(l) is k(l-1) x k(l)) and an optional classifier.
+  static NeuralNmf from_factors(std::vector<Matrix<T>> A, Matrix<T> B = {});
+
+  /// S(0..L) for the columns of X with the factors fixed (the forward pass).
+  std::vector<Matrix<T>> transform(const Context& ctx, MatrixView<const T> X) const;
+  std::vector<Matrix<T>> transform(const Context& ctx, const CscMatrix<T>& X) const;
+
+  /// Relative error of each layer and, when @p labels is given, its accuracy by the paper's
+  /// rule: B = (Z (.) Y) S^+ from the columns with @p fit_mask set (empty = all), predicted
+  /// class argmax(B S), scored on the columns with @p score_mask set (empty = all).
+  /// @p labels holds either one label vector for all layers or one per layer.
+  std::vector<LayerReport> evaluate(const Context& ctx, MatrixView<const T> X,
+                                    const std::vector<std::vector<int>>& labels = {},
+                                    const std::vector<std::uint8_t>& fit_mask = {},
+                                    const std::vector<std::uint8_t>& score_mask = {}) const;
+  std::vector<LayerReport> evaluate(const Context& ctx, const CscMatrix<T>& X,
+                                    const std::vector<std::vector<int>>& labels = {},
+                                    const std::vector<std::uint8_t>& fit_mask = {},
+                                    const std::vector<std::uint8_t>& score_mask = {}) const;
+
+  index_t layers() const { return static_cast<index_t>(A_.size()); }
+  std::vector<index_t> ranks() const;
+  index_t features() const { return A_.empty() ? 0 : A_[0].rows(); }
+  /// A(l), k(l-1) x k(l); A(0) is N x k0 (topics as columns over features).
+  const std::vector<Matrix<T>>& factors() const { return A_; }
+  /// A(0) A(1) ... A(l): the topics of layer l expressed over the features (N x k(l)).
+  Matrix<T> layer_dictionary(index_t l) const;
+  /// A(1..L): how the topics of layer l-1 combine into those of layer l.
+  std::vector<Matrix<T>> hierarchy() const {
+    return std::vector<Matrix<T>>(A_.begin() + (A_.empty() ? 0 : 1), A_.end());
+  }
+  /// Classifier B (c x kL) of a supervised fit; empty otherwise.
+  const Matrix<T>& classifier() const { return B_; }
+  const std::vector<EpochRecord>& history() const { return history_; }
+
+  /// Top @p count features of each topic of layer l (indices into the rows of X, by weight in
+  /// layer_dictionary(l)); with a vocabulary, use top_terms.
+  std::vector<std::vector<index_t>> top_features(index_t l, index_t count) const;
+  std::vector<std::vector<std::string>> top_terms(index_t l, index_t count,
+                                                  const std::vector<std::string>& vocab) const;
+
+  /// Binary file with the factors, the classifier, the training history and a CRC-32 over
+  /// everything; written atomically. See docs/model_format.md.
+  void save(const std::string& path) const;
+  /// Throws IoError naming the file for a wrong magic, an unsupported version, a truncated
+  /// file or a checksum mismatch.
+  static NeuralNmf load(const std::string& path);
+
+ private:
+  std::vector<Matrix<T>> A_;
+  Matrix<T> B_;
+  std::vector<EpochRecord> history_;
+};
+
+/// Accuracy by the paper's rule for one layer's S (k x m): B = (Z (.) Y) S^+ from the columns
+/// in @p fit_mask (empty = all), predicted class argmax(B S), scored on @p score_mask
+/// (empty = all). Labels are 0-based; the class count is max label + 1.
+template <class T>
+double label_accuracy(MatrixView<const T> S, const std::vector<int>& labels,
+                      const std::vector<std::uint8_t>& fit_mask = {},
+                      const std::vector<std::uint8_t>& score_mask = {});
+
+/// Index of the largest entry of each column.
+template <class T>
+std::vector<int> argmax_columns(MatrixView<const T> M);
+
+}  // namespace nnmf

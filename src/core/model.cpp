@@ -1,0 +1,490 @@
+// NeuralNmf: transform, evaluation, topics, and the on-disk format (docs/model_format.md).
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <string>
+
+#include "core/data.hpp"
+#include "core/nmf_internal.hpp"
+#include "core/small_dense.hpp"
+#include "core/validate.hpp"
+#include "nnmf/config.hpp"
+#include "nnmf/error.hpp"
+#include "nnmf/io.hpp"
+#include "nnmf/model.hpp"
+
+namespace nnmf {
+
+template <class T>
+NeuralNmf<T> NeuralNmf<T>::from_factors(std::vector<Matrix<T>> A, Matrix<T> B) {
+  const char* who = "NeuralNmf::from_factors";
+  if (A.empty()) throw InvalidArgument(std::string(who) + ": no factors");
+  for (std::size_t l = 0; l < A.size(); ++l) {
+    const std::string name = "A" + std::to_string(l);
+    if (l > 0 && A[l].rows() != A[l - 1].cols())
+      throw DimensionMismatch(std::string(who) + ": " + name + " has " + std::to_string(A[l].rows()) +
+                              " rows but A" + std::to_string(l - 1) + " has " +
+                              std::to_string(A[l - 1].cols()) + " columns");
+    detail::check_factor<T>(who, A[l].view());
+  }
+  if (!B.empty() && B.cols() != A.back().cols())
+    throw DimensionMismatch(std::string(who) + ": classifier B is " + shape_string(B.rows(), B.cols()) +
+                            " but the last layer has rank " + std::to_string(A.back().cols()));
+  NeuralNmf<T> m;
+  m.A_ = std::move(A);
+  m.B_ = std::move(B);
+  return m;
+}
+
+template <class T>
+std::vector<index_t> NeuralNmf<T>::ranks() const {
+  std::vector<index_t> r;
+  for (const auto& a : A_) r.push_back(a.cols());
+  return r;
+}
+
+namespace detail {
+namespace {
+
+/// S(0..L) of prepared data under fixed factors.
+template <class T>
+std::vector<Matrix<T>> forward_all(const Context& ctx, const PreparedData<T>& X,
+                                   const std::vector<Matrix<T>>& A) {
+  std::vector<Matrix<T>> out;
+  DMatrix<T> prev;
+  const index_t m = X.cols();
+  for (std::size_t l = 0; l < A.size(); ++l) {
+    const index_t k = A[l].cols();
+    auto dA = on_backend(ctx, A[l].view());
+    DMatrix<T> G(ctx, k, k), C(ctx, k, m), S(ctx, k, m);
+    ops::gram<T>(ctx, dA.view, G.view());
+    if (l == 0)
+      ops::at_x<T>(ctx, T(1), dA.view, X.op, T(0), C.view());
+    else
+      ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), dA.view, prev.view(), T(0), C.view());
+    BatchSolver<T> solver(ctx, k, m, NnlsOptions{});
+    solver.solve(G.view(), C.view(), S.view(), nullptr);
+    out.push_back(S.download());
+    prev = std::move(S);
+  }
+  return out;
+}
+
+template <class T>
+void check_data(const char* who, const NeuralNmf<T>& model, index_t rows) {
+  if (model.layers() == 0) throw InvalidArgument(std::string(who) + ": the model has no factors");
+  if (rows != model.features())
+    throw DimensionMismatch(std::string(who) + ": X has " + std::to_string(rows) +
+                            " rows but the model was fitted on " + std::to_string(model.features()) +
+                            " features");
+}
+
+/// ||X - A0..Al Sl||^2 for each layer through Gram identities (no N x m product).
+template <class T>
+std::vector<double> layer_sq_errors(const Context& ctx, const PreparedData<T>& X,
+                                    const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S) {
+  std::vector<double> err;
+  const index_t m = X.cols();
+  auto dA0 = on_backend(ctx, A[0].view());
+  const index_t k0 = A[0].cols();
+  DMatrix<T> G0(ctx, k0, k0), C0(ctx, k0, m), GV(ctx, k0, m);
+  ops::gram<T>(ctx, dA0.view, G0.view());
+  ops::at_x<T>(ctx, T(1), dA0.view, X.op, T(0), C0.view());
+  for (std::size_t l = 0; l < A.size(); ++l) {
+    // V = A1 .. Al Sl (k0 x m), built on the host side of the chain: small matrices.
+    DMatrix<T> V = DMatrix<T>::upload(ctx, S[l].view());
+    for (std::size_t q = l; q >= 1; --q) {
+      auto dAq = on_backend(ctx, A[q].view());
+      DMatrix<T> Vn(ctx, A[q].rows(), m);
+      ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), dAq.view, V.view(), T(0), Vn.view());
+      V = std::move(Vn);
+    }
+    ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), G0.view(), V.view(), T(0), GV.view());
+    const double e = X.sqnorm - 2 * ops::dot<T>(ctx, C0.view(), V.view()) +
+                     ops::dot<T>(ctx, GV.view(), V.view());
+    err.push_back(std::max(e, 0.0));
+  }
+  return err;
+}
+
+template <class T>
+std::vector<LayerReport> evaluate_prepared(const Context& ctx, const NeuralNmf<T>& model,
+                                           const PreparedData<T>& X,
+                                           const std::vector<std::vector<int>>& labels,
+                                           const std::vector<std::uint8_t>& fit_mask,
+                                           const std::vector<std::uint8_t>& score_mask) {
+  const char* who = "NeuralNmf::evaluate";
+  const index_t L = model.layers(), m = X.cols();
+  if (!labels.empty() && labels.size() != 1 && static_cast<index_t>(labels.size()) != L)
+    throw InvalidArgument(std::string(who) + ": " + std::to_string(labels.size()) +
+                          " label sets for " + std::to_string(L) + " layers (give 1 or " +
+                          std::to_string(L) + ")");
+  for (const auto& y : labels)
+    if (static_cast<index_t>(y.size()) != m)
+      throw DimensionMismatch(std::string(who) + ": " + std::to_string(y.size()) + " labels for " +
+                              std::to_string(m) + " columns");
+  const auto S = forward_all(ctx, X, model.factors());
+  const auto sq = layer_sq_errors(ctx, X, model.factors(), S);
+  std::vector<LayerReport> out;
+  for (index_t l = 0; l < L; ++l) {
+    LayerReport r;
+    r.rank = model.factors()[static_cast<std::size_t>(l)].cols();
+    r.rel_error = X.sqnorm > 0 ? std::sqrt(sq[static_cast<std::size_t>(l)] / X.sqnorm) : 0.0;
+    if (!labels.empty()) {
+      const auto& y = labels.size() == 1 ? labels[0] : labels[static_cast<std::size_t>(l)];
+      r.accuracy = label_accuracy<T>(S[static_cast<std::size_t>(l)].view(), y, fit_mask, score_mask);
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace
+}  // namespace detail
+
+template <class T>
+std::vector<Matrix<T>> NeuralNmf<T>::transform(const Context& ctx, MatrixView<const T> X) const {
+  detail::check_data("NeuralNmf::transform", *this, X.rows);
+  detail::check_values("NeuralNmf::transform", "X", X, true, ctx.threads());
+  auto d = detail::prepare(ctx, X);
+  return detail::forward_all(ctx, *d, A_);
+}
+
+template <class T>
+std::vector<Matrix<T>> NeuralNmf<T>::transform(const Context& ctx, const CscMatrix<T>& X) const {
+  detail::check_data("NeuralNmf::transform", *this, X.rows());
+  detail::check_values("NeuralNmf::transform", "X", X.view(), true, ctx.threads());
+  auto d = detail::prepare(ctx, X);
+  return detail::forward_all(ctx, *d, A_);
+}
+
+template <class T>
+std::vector<LayerReport> NeuralNmf<T>::evaluate(const Context& ctx, MatrixView<const T> X,
+                                                const std::vector<std::vector<int>>& labels,
+                                                const std::vector<std::uint8_t>& fit_mask,
+                                                const std::vector<std::uint8_t>& score_mask) const {
+  detail::check_data("NeuralNmf::evaluate", *this, X.rows);
+  detail::check_values("NeuralNmf::evaluate", "X", X, true, ctx.threads());
+  auto d = detail::prepare(ctx, X);
+  return detail::evaluate_prepared(ctx, *this, *d, labels, fit_mask, score_mask);
+}
+
+template <class T>
+std::vector<LayerReport> NeuralNmf<T>::evaluate(const Context& ctx, const CscMatrix<T>& X,
+                                                const std::vector<std::vector<int>>& labels,
+                                                const std::vector<std::uint8_t>& fit_mask,
+                                                const std::vector<std::uint8_t>& score_mask) const {
+  detail::check_data("NeuralNmf::evaluate", *this, X.rows());
+  detail::check_values("NeuralNmf::evaluate", "X", X.view(), true, ctx.threads());
+  auto d = detail::prepare(ctx, X);
+  return detail::evaluate_prepared(ctx, *this, *d, labels, fit_mask, score_mask);
+}
+
+template <class T>
+Matrix<T> NeuralNmf<T>::layer_dictionary(index_t l) const {
+  if (l < 0 || l >= layers())
+    throw InvalidArgument("NeuralNmf::layer_dictionary: layer " + std::to_string(l) +
+                          " is outside [0, " + std::to_string(layers()) + ")");
+  Matrix<T> D = A_[0];
+  for (index_t q = 1; q <= l; ++q) {
+    const Matrix<T>& Aq = A_[static_cast<std::size_t>(q)];
+    Matrix<T> N(D.rows(), Aq.cols());
+    for (index_t j = 0; j < Aq.cols(); ++j)
+      for (index_t p = 0; p < Aq.rows(); ++p) {
+        const T a = Aq(p, j);
+        if (a == T(0)) continue;
+        for (index_t i = 0; i < D.rows(); ++i) N(i, j) += D(i, p) * a;
+      }
+    D = std::move(N);
+  }
+  return D;
+}
+
+template <class T>
+std::vector<std::vector<index_t>> NeuralNmf<T>::top_features(index_t l, index_t count) const {
+  const Matrix<T> D = layer_dictionary(l);
+  if (count < 0) throw InvalidArgument("NeuralNmf::top_features: count must be >= 0");
+  count = std::min(count, D.rows());
+  std::vector<std::vector<index_t>> out;
+  for (index_t j = 0; j < D.cols(); ++j) {
+    std::vector<index_t> idx(static_cast<std::size_t>(D.rows()));
+    std::iota(idx.begin(), idx.end(), index_t{0});
+    // Largest weight first; ties by feature index, so the order is deterministic.
+    std::partial_sort(idx.begin(), idx.begin() + count, idx.end(), [&](index_t a, index_t b) {
+      return D(a, j) > D(b, j) || (D(a, j) == D(b, j) && a < b);
+    });
+    idx.resize(static_cast<std::size_t>(count));
+    out.push_back(std::move(idx));
+  }
+  return out;
+}
+
+template <class T>
+std::vector<std::vector<std::string>> NeuralNmf<T>::top_terms(index_t l, index_t count,
+                                                              const std::vector<std::string>& vocab) const {
+  if (static_cast<index_t>(vocab.size()) != features())
+    throw DimensionMismatch("NeuralNmf::top_terms: vocabulary has " + std::to_string(vocab.size()) +
+                            " terms but the model has " + std::to_string(features()) + " features");
+  std::vector<std::vector<std::string>> out;
+  for (const auto& topic : top_features(l, count)) {
+    std::vector<std::string> words;
+    for (index_t i : topic) words.push_back(vocab[static_cast<std::size_t>(i)]);
+    out.push_back(std::move(words));
+  }
+  return out;
+}
+
+template <class T>
+std::vector<int> argmax_columns(MatrixView<const T> M) {
+  std::vector<int> out(static_cast<std::size_t>(M.cols));
+  for (index_t j = 0; j < M.cols; ++j) {
+    index_t best = 0;
+    for (index_t i = 1; i < M.rows; ++i)
+      if (M(i, j) > M(best, j)) best = i;
+    out[static_cast<std::size_t>(j)] = static_cast<int>(best);
+  }
+  return out;
+}
+
+template <class T>
+double label_accuracy(MatrixView<const T> S, const std::vector<int>& labels,
+                      const std::vector<std::uint8_t>& fit_mask,
+                      const std::vector<std::uint8_t>& score_mask) {
+  const char* who = "label_accuracy";
+  const index_t k = S.rows, m = S.cols;
+  if (static_cast<index_t>(labels.size()) != m)
+    throw DimensionMismatch(std::string(who) + ": " + std::to_string(labels.size()) + " labels for " +
+                            std::to_string(m) + " columns");
+  if (!fit_mask.empty() && static_cast<index_t>(fit_mask.size()) != m)
+    throw DimensionMismatch(std::string(who) + ": fit mask has " + std::to_string(fit_mask.size()) +
+                            " entries for " + std::to_string(m) + " columns");
+  if (!score_mask.empty() && static_cast<index_t>(score_mask.size()) != m)
+    throw DimensionMismatch(std::string(who) + ": score mask has " + std::to_string(score_mask.size()) +
+                            " entries for " + std::to_string(m) + " columns");
+  int c = 0;
+  for (int y : labels) {
+    if (y < 0) throw InvalidArgument(std::string(who) + ": negative label " + std::to_string(y));
+    c = std::max(c, y + 1);
+  }
+  // B = Y_K S_K^+ = (Y_K S_K^T)(S_K S_K^T)^+ over the fit columns K.
+  Matrix<double> M(k, k), N(c, k);
+  for (index_t j = 0; j < m; ++j) {
+    if (!fit_mask.empty() && !fit_mask[static_cast<std::size_t>(j)]) continue;
+    for (index_t b = 0; b < k; ++b) {
+      const double sb = S(b, j);
+      if (sb == 0) continue;
+      for (index_t a = 0; a < k; ++a) M(a, b) += double(S(a, j)) * sb;
+      N(labels[static_cast<std::size_t>(j)], b) += sb;
+    }
+  }
+  const Matrix<double> B = detail::right_pinv_solve(N, M);
+  index_t right = 0, scored = 0;
+  for (index_t j = 0; j < m; ++j) {
+    if (!score_mask.empty() && !score_mask[static_cast<std::size_t>(j)]) continue;
+    int best = 0;
+    double bestv = -1e300;
+    for (int i = 0; i < c; ++i) {
+      double v = 0;
+      for (index_t a = 0; a < k; ++a) v += B(i, a) * double(S(a, j));
+      if (v > bestv) {
+        bestv = v;
+        best = i;
+      }
+    }
+    ++scored;
+    right += best == labels[static_cast<std::size_t>(j)];
+  }
+  if (scored == 0) throw InvalidArgument(std::string(who) + ": no column to score");
+  return double(right) / double(scored);
+}
+
+// ---- on-disk format ---------------------------------------------------------------------------
+
+namespace detail {
+namespace {
+
+constexpr char kMagic[8] = {'N', 'N', 'M', 'F', 'M', 'O', 'D', 'L'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kHeader = 8 + 4 + 4 + 8;
+
+template <class U>
+void put(std::string& out, U v) {
+  char b[sizeof(U)];
+  std::memcpy(b, &v, sizeof(U));
+  out.append(b, sizeof(U));
+}
+
+class Reader {
+ public:
+  Reader(const std::string& path, const std::string& data, std::size_t pos, std::size_t end)
+      : path_(path), d_(data), pos_(pos), end_(end) {}
+  template <class U>
+  U get() {
+    need(sizeof(U));
+    U v;
+    std::memcpy(&v, d_.data() + pos_, sizeof(U));
+    pos_ += sizeof(U);
+    return v;
+  }
+  std::string bytes(std::size_t n) {
+    need(n);
+    std::string s = d_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  template <class T>
+  Matrix<T> matrix(std::uint32_t value_size) {
+    const auto rows = get<std::uint64_t>(), cols = get<std::uint64_t>();
+    if (rows > (1ull << 40) || cols > (1ull << 40) || (rows && cols > (end_ - pos_) / rows))
+      throw IoError(path_ + ": corrupt model file (matrix of " + std::to_string(rows) + " x " +
+                    std::to_string(cols) + " does not fit)");
+    Matrix<T> M(static_cast<index_t>(rows), static_cast<index_t>(cols));
+    for (index_t q = 0; q < M.size(); ++q) {
+      if (value_size == 8)
+        M.data()[q] = static_cast<T>(get<double>());
+      else
+        M.data()[q] = static_cast<T>(get<float>());
+    }
+    return M;
+  }
+  bool at_end() const { return pos_ == end_; }
+
+ private:
+  void need(std::size_t n) const {
+    if (pos_ + n > end_) throw IoError(path_ + ": corrupt model file (a section runs past its end)");
+  }
+  const std::string& path_;
+  const std::string& d_;
+  std::size_t pos_, end_;
+};
+
+template <class T>
+void put_matrix(std::string& out, const Matrix<T>& M) {
+  put<std::uint64_t>(out, static_cast<std::uint64_t>(M.rows()));
+  put<std::uint64_t>(out, static_cast<std::uint64_t>(M.cols()));
+  out.append(reinterpret_cast<const char*>(M.data()), sizeof(T) * static_cast<std::size_t>(M.size()));
+}
+
+}  // namespace
+}  // namespace detail
+
+template <class T>
+void NeuralNmf<T>::save(const std::string& path) const {
+  using detail::put;
+  if (A_.empty()) throw InvalidArgument("NeuralNmf::save: the model has no factors");
+  std::string payload;
+  put<std::uint32_t>(payload, static_cast<std::uint32_t>(A_.size()));
+  for (const auto& a : A_) detail::put_matrix(payload, a);
+  detail::put_matrix(payload, B_);
+  nlohmann::json meta;
+  meta["created_by"] = std::string("nnmf ") + NNMF_VERSION_STRING;
+  meta["history"] = nlohmann::json::array();
+  for (const auto& r : history_)
+    meta["history"].push_back({{"epoch", r.epoch},
+                               {"loss", r.loss},
+                               {"reconstruction", r.reconstruction},
+                               {"energy", r.energy},
+                               {"supervision", r.supervision},
+                               {"step", r.step},
+                               {"seconds", r.seconds},
+                               {"nnls_iterations", r.nnls_iterations},
+                               {"line_search_trials", r.line_search_trials}});
+  const std::string js = meta.dump();
+  put<std::uint64_t>(payload, js.size());
+  payload += js;
+
+  std::string out(detail::kMagic, 8);
+  put<std::uint32_t>(out, detail::kVersion);
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(sizeof(T)));
+  put<std::uint64_t>(out, payload.size());
+  out += payload;
+  const auto crc = static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(out.size())));
+  put<std::uint32_t>(out, crc);
+  io::write_file_atomic(path, out);
+}
+
+template <class T>
+NeuralNmf<T> NeuralNmf<T>::load(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw IoError(path + ": cannot open model file");
+  const std::string d((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (d.empty()) throw IoError(path + ": model file is empty");
+  if (d.size() < 8 || std::memcmp(d.data(), detail::kMagic, 8) != 0)
+    throw IoError(path + ": not an nnmf model file (bad magic)");
+  if (d.size() < detail::kHeader + 4)
+    throw IoError(path + ": truncated model file (" + std::to_string(d.size()) + " bytes)");
+  detail::Reader hdr(path, d, 8, detail::kHeader);
+  const auto version = hdr.get<std::uint32_t>();
+  const auto value_size = hdr.get<std::uint32_t>();
+  const auto payload = hdr.get<std::uint64_t>();
+  if (version != detail::kVersion)
+    throw IoError(path + ": unsupported model format version " + std::to_string(version) +
+                  " (this build reads version " + std::to_string(detail::kVersion) + ")");
+  if (value_size != 4 && value_size != 8)
+    throw IoError(path + ": corrupt model file (value size " + std::to_string(value_size) + ")");
+  const std::size_t want = detail::kHeader + payload + 4;
+  if (payload > d.size() || d.size() < want)
+    throw IoError(path + ": truncated model file: " + std::to_string(d.size()) + " bytes, expected " +
+                  std::to_string(want));
+  if (d.size() > want)
+    throw IoError(path + ": corrupt model file: " + std::to_string(d.size() - want) +
+                  " bytes after its end");
+  const std::size_t end = detail::kHeader + payload;
+  std::uint32_t stored;
+  std::memcpy(&stored, d.data() + end, 4);
+  const auto crc = static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(d.data()), static_cast<uInt>(end)));
+  if (crc != stored) throw IoError(path + ": corrupt model file (checksum mismatch)");
+  detail::Reader r(path, d, detail::kHeader, end);
+  const auto L = r.get<std::uint32_t>();
+  if (L == 0 || L > 1000) throw IoError(path + ": corrupt model file (" + std::to_string(L) + " layers)");
+  std::vector<Matrix<T>> A;
+  for (std::uint32_t l = 0; l < L; ++l) A.push_back(r.template matrix<T>(value_size));
+  Matrix<T> B = r.template matrix<T>(value_size);
+  const auto jl = r.get<std::uint64_t>();
+  const std::string js = r.bytes(static_cast<std::size_t>(jl));
+  if (!r.at_end()) throw IoError(path + ": corrupt model file (unread bytes in the payload)");
+  NeuralNmf<T> m;
+  try {
+    m = from_factors(std::move(A), std::move(B));
+  } catch (const Error& e) {
+    throw IoError(path + ": inconsistent model: " + e.what());
+  }
+  try {
+    const auto meta = nlohmann::json::parse(js);
+    for (const auto& h : meta.at("history")) {
+      EpochRecord rec;
+      rec.epoch = h.at("epoch");
+      rec.loss = h.at("loss");
+      rec.reconstruction = h.at("reconstruction");
+      rec.energy = h.at("energy");
+      rec.supervision = h.at("supervision");
+      rec.step = h.at("step");
+      rec.seconds = h.at("seconds");
+      rec.nnls_iterations = h.at("nnls_iterations");
+      rec.line_search_trials = h.at("line_search_trials");
+      m.history_.push_back(rec);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw IoError(path + ": corrupt model metadata: " + e.what());
+  }
+  return m;
+}
+
+template class NeuralNmf<float>;
+template class NeuralNmf<double>;
+template std::vector<int> argmax_columns<float>(MatrixView<const float>);
+template std::vector<int> argmax_columns<double>(MatrixView<const double>);
+template double label_accuracy<float>(MatrixView<const float>, const std::vector<int>&,
+                                      const std::vector<std::uint8_t>&, const std::vector<std::uint8_t>&);
+template double label_accuracy<double>(MatrixView<const double>, const std::vector<int>&,
+                                       const std::vector<std::uint8_t>&, const std::vector<std::uint8_t>&);
+
+}  // namespace nnmf

@@ -1,0 +1,340 @@
+// Neural NMF: option checks, the optimisers and the public model operations.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "core/small_dense.hpp"
+#include "core/trainer.hpp"
+#include "core/validate.hpp"
+#include "nnmf/error.hpp"
+#include "nnmf/model.hpp"
+
+namespace nnmf {
+
+const char* to_string(Scaling v) noexcept { return v == Scaling::sum ? "sum" : "mean"; }
+const char* to_string(SupervisionLoss v) noexcept {
+  return v == SupervisionLoss::l2 ? "l2" : "cross_entropy";
+}
+const char* to_string(ClassifierMode v) noexcept {
+  return v == ClassifierMode::closed_form ? "closed_form" : "trained";
+}
+const char* to_string(Optimizer v) noexcept {
+  switch (v) {
+    case Optimizer::line_search:
+      return "line_search";
+    case Optimizer::gd:
+      return "gd";
+    case Optimizer::adam:
+      return "adam";
+  }
+  return "unknown";
+}
+const char* to_string(Init v) noexcept {
+  switch (v) {
+    case Init::nmf:
+      return "nmf";
+    case Init::random:
+      return "random";
+    case Init::given:
+      return "given";
+  }
+  return "unknown";
+}
+
+namespace detail {
+namespace {
+
+const char* kWho = "NeuralNmf::fit";
+
+[[noreturn]] void bad(const std::string& msg) { throw InvalidArgument(std::string(kWho) + ": " + msg); }
+
+void check_finite_nonneg(const char* name, double v) {
+  if (!(v >= 0) || !std::isfinite(v)) bad(std::string(name) + " must be finite and >= 0, got " + std::to_string(v));
+}
+
+/// Checks everything about the options that does not need the data's values.
+void check_fit_options(const FitOptions& o, index_t n, index_t m, bool sparse) {
+  if (o.ranks.empty()) bad("ranks is empty; give at least one rank k0");
+  for (std::size_t l = 0; l < o.ranks.size(); ++l) {
+    const index_t k = o.ranks[l];
+    const index_t above = l == 0 ? n : o.ranks[l - 1];
+    if (k < 1) bad("rank k" + std::to_string(l) + " = " + std::to_string(k) + " must be >= 1");
+    if (k > above)
+      bad("rank k" + std::to_string(l) + " = " + std::to_string(k) + " exceeds " +
+          (l == 0 ? "the number of rows of X, N = " : "the rank of the layer above, k" + std::to_string(l - 1) + " = ") +
+          std::to_string(above) + "; ranks must satisfy N >= k0 >= k1 >= ...");
+  }
+  check_finite_nonneg("reconstruction_weight", o.reconstruction_weight);
+  check_finite_nonneg("energy_weight", o.energy_weight);
+  if (o.reconstruction_weight == 0 && o.energy_weight == 0 && !o.supervision)
+    bad("every loss term has weight 0");
+  if (o.supervision) {
+    const Supervision& s = *o.supervision;
+    if (static_cast<index_t>(s.labels.size()) != m)
+      throw DimensionMismatch(std::string(kWho) + ": " + std::to_string(s.labels.size()) +
+                              " labels for " + std::to_string(m) + " columns of X");
+    if (!s.known.empty() && static_cast<index_t>(s.known.size()) != m)
+      throw DimensionMismatch(std::string(kWho) + ": known mask has " + std::to_string(s.known.size()) +
+                              " entries for " + std::to_string(m) + " columns of X");
+    const int maxl = s.labels.empty() ? -1 : *std::max_element(s.labels.begin(), s.labels.end());
+    const int c = s.num_classes > 0 ? s.num_classes : maxl + 1;
+    for (std::size_t j = 0; j < s.labels.size(); ++j) {
+      if (s.labels[j] < 0 || s.labels[j] >= c)
+        bad("label " + std::to_string(s.labels[j]) + " of column " + std::to_string(j) +
+            " is out of range [0, " + std::to_string(c) + ")");
+      if (!s.known.empty() && s.known[j] > 1)
+        bad("known mask entry " + std::to_string(int(s.known[j])) + " at column " + std::to_string(j) + " is not 0 or 1");
+    }
+    if (!s.known.empty() && std::accumulate(s.known.begin(), s.known.end(), 0) == 0)
+      bad("the known mask marks no column as labelled");
+    check_finite_nonneg("supervision lambda", s.lambda);
+    if (s.loss == SupervisionLoss::cross_entropy && s.classifier == ClassifierMode::closed_form)
+      bad("the cross-entropy loss has no closed-form classifier; use ClassifierMode::trained");
+  }
+  if (!o.data_mask.empty()) {
+    if (sparse) bad("a missing-data mask needs dense X (a mask on sparse X would densify it)");
+    if (static_cast<index_t>(o.data_mask.size()) != n * m)
+      throw DimensionMismatch(std::string(kWho) + ": data_mask has " + std::to_string(o.data_mask.size()) +
+                              " entries, X has " + shape_string(n, m) + " = " + std::to_string(n * m));
+    for (std::size_t q = 0; q < o.data_mask.size(); ++q)
+      if (o.data_mask[q] > 1) bad("data_mask entry " + std::to_string(q) + " is not 0 or 1");
+  }
+  if (o.epochs < 0) bad("epochs must be >= 0, got " + std::to_string(o.epochs));
+  check_finite_nonneg("rel_tol", o.rel_tol);
+  if (o.patience < 0) bad("patience must be >= 0");
+  check_finite_nonneg("learning_rate", o.learning_rate);
+  check_finite_nonneg("classifier_lr", o.classifier_lr);
+  if (o.optimizer != Optimizer::line_search && o.learning_rate == 0 && o.scaling != Scaling::mean)
+    bad(std::string("optimizer '") + to_string(o.optimizer) +
+        "' needs learning_rate > 0 (it defaults to 1 only with Scaling::mean)");
+  if (!(o.lr_decay > 0 && o.lr_decay <= 1)) bad("lr_decay must lie in (0, 1], got " + std::to_string(o.lr_decay));
+  if (o.decay_every < 1) bad("decay_every must be >= 1");
+  if (!(o.adam_beta1 >= 0 && o.adam_beta1 < 1) || !(o.adam_beta2 >= 0 && o.adam_beta2 < 1) || !(o.adam_eps > 0))
+    bad("Adam parameters need 0 <= beta1, beta2 < 1 and eps > 0");
+  if (o.init == Init::nmf && (o.init_iterations < 1 || o.init_restarts < 1))
+    bad("init_iterations and init_restarts must be >= 1");
+  if (o.init == Init::given) {
+    if (o.initial_factors.size() != o.ranks.size())
+      bad(std::to_string(o.initial_factors.size()) + " initial factors for " +
+          std::to_string(o.ranks.size()) + " layers");
+    for (std::size_t l = 0; l < o.ranks.size(); ++l) {
+      const Matrix<double>& A = o.initial_factors[l];
+      const index_t rows = l == 0 ? n : o.ranks[l - 1];
+      const std::string name = "initial factor A" + std::to_string(l);
+      check_shape(kWho, name.c_str(), A.rows(), A.cols(), rows, o.ranks[l]);
+      check_values<double>(kWho, name.c_str(), A.view(), true);
+    }
+  }
+  if (!(o.nnls.tol >= 0) || o.nnls.max_iter < 0) bad("nnls options: tol and max_iter must be >= 0");
+}
+
+template <class T>
+std::unique_ptr<SupervisionData<T>> make_supervision(const Context& ctx, const Supervision& s, index_t m) {
+  auto d = std::make_unique<SupervisionData<T>>();
+  const int maxl = *std::max_element(s.labels.begin(), s.labels.end());
+  d->classes = s.num_classes > 0 ? s.num_classes : maxl + 1;
+  d->loss = s.loss;
+  d->mode = s.classifier;
+  const index_t c = d->classes;
+  Matrix<T> w(1, m), Y(c, m), Yw(c, m);
+  for (index_t j = 0; j < m; ++j) {
+    const bool known = s.known.empty() || s.known[static_cast<std::size_t>(j)];
+    w(0, j) = known ? T(1) : T(0);
+    Y(s.labels[static_cast<std::size_t>(j)], j) = T(1);
+    if (known) Yw(s.labels[static_cast<std::size_t>(j)], j) = T(1);
+  }
+  d->weight = DMatrix<T>::upload(ctx, w.view());
+  d->Y = DMatrix<T>::upload(ctx, Y.view());
+  d->Yw = DMatrix<T>::upload(ctx, Yw.view());
+  d->labels = Buffer<int>(ctx, static_cast<std::size_t>(m));
+  d->labels.upload(s.labels.data(), static_cast<std::size_t>(m));
+  return d;
+}
+
+template <class T>
+double norm_of(const Context& ctx, const DMatrix<T>& A) {
+  return std::sqrt(ops::sqnorm<T>(ctx, A.view()));
+}
+
+template <class T>
+NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const FitOptions& opts,
+                          NeuralNmf<T> (*make)(std::vector<Matrix<T>>, Matrix<T>, std::vector<EpochRecord>)) {
+  using clock = std::chrono::steady_clock;
+  const index_t L = static_cast<index_t>(opts.ranks.size()), m = X.cols();
+  std::unique_ptr<SupervisionData<T>> sup;
+  if (opts.supervision) sup = make_supervision<T>(ctx, *opts.supervision, m);
+  DMatrix<T> mask;
+  if (!opts.data_mask.empty()) {
+    Matrix<T> h(X.rows(), m);
+    for (index_t q = 0; q < h.size(); ++q) h.data()[q] = opts.data_mask[static_cast<std::size_t>(q)] ? T(1) : T(0);
+    mask = DMatrix<T>::upload(ctx, h.view());
+  }
+  Trainer<T> tr(ctx, X, opts.ranks, opts, sup.get(), mask.size() ? &mask : nullptr);
+
+  std::vector<DMatrix<T>> A = initial_factors<T>(ctx, X, opts), dA, Atrial;
+  for (const auto& a : A) {
+    dA.push_back(DMatrix<T>(ctx, a.rows(), a.cols()));
+    Atrial.push_back(DMatrix<T>(ctx, a.rows(), a.cols()));
+  }
+  const bool trained_B = sup && sup->mode == ClassifierMode::trained;
+  State<T> cur = tr.make_state(), trial = tr.make_state();
+  DMatrix<T> B, dB, Btrial, Bm1, Bm2;
+  if (trained_B) {
+    // Start the trained classifier at the closed-form optimum of the initial factors.
+    sup->mode = ClassifierMode::closed_form;
+    tr.evaluate(A, nullptr, cur, nullptr);
+    sup->mode = ClassifierMode::trained;
+    B = clone<T>(ctx, cur.B.view());
+    dB = DMatrix<T>(ctx, B.rows(), B.cols());
+    Btrial = DMatrix<T>(ctx, B.rows(), B.cols());
+  }
+  const DMatrix<T>* Bp = trained_B ? &B : nullptr;
+  tr.evaluate(A, Bp, cur, nullptr);
+
+  std::vector<EpochRecord> history;
+  const double lr0 = opts.learning_rate > 0 ? opts.learning_rate : 1.0;
+  double lr = lr0;
+  double lrB = opts.classifier_lr > 0 ? opts.classifier_lr : lr0;
+  double eta = 0.1;  // line search: relative step
+  std::vector<DMatrix<T>> m1, m2;
+  if (opts.optimizer == Optimizer::adam)
+    for (const auto& a : A) {
+      m1.push_back(DMatrix<T>::zeros(ctx, a.rows(), a.cols()));
+      m2.push_back(DMatrix<T>::zeros(ctx, a.rows(), a.cols()));
+    }
+  int stall = 0;
+  for (int epoch = 1; epoch <= opts.epochs; ++epoch) {
+    const auto t0 = clock::now();
+    const double before = cur.total;
+    tr.gradient(A, cur, dA, trained_B ? &dB : nullptr);
+    EpochRecord rec;
+    rec.epoch = epoch;
+    index_t nnls_iters = 0;
+    bool stop = false;
+    if (opts.optimizer == Optimizer::line_search) {
+      // Direction d(l) = (||A(l)|| / ||g(l)||) g(l): a relative step eta changes each factor
+      // by about eta of its norm, whatever the loss scaling. Armijo on the projected path.
+      std::vector<T> scale(static_cast<std::size_t>(L), T(0));
+      for (index_t l = 0; l < L; ++l) {
+        const double gn = norm_of(ctx, dA[static_cast<std::size_t>(l)]);
+        const double an = norm_of(ctx, A[static_cast<std::size_t>(l)]);
+        scale[static_cast<std::size_t>(l)] = gn > 0 ? static_cast<T>((an > 0 ? an : 1.0) / gn) : T(0);
+      }
+      T scaleB = 0;
+      if (trained_B) {
+        const double gn = norm_of(ctx, dB), bn = norm_of(ctx, B);
+        scaleB = gn > 0 ? static_cast<T>((bn > 0 ? bn : 1.0) / gn) : T(0);
+      }
+      bool accepted = false;
+      for (int trialno = 1; trialno <= 40; ++trialno) {
+        rec.line_search_trials = trialno;
+        double decrease = 0;
+        for (index_t l = 0; l < L; ++l) {
+          const std::size_t u = static_cast<std::size_t>(l);
+          ops::projected_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(),
+                                 static_cast<T>(eta) * scale[u], Atrial[u].data());
+          decrease += ops::dot<T>(ctx, dA[u].view(), A[u].view()) -
+                      ops::dot<T>(ctx, dA[u].view(), Atrial[u].view());
+        }
+        if (trained_B) {
+          ops::copy<T>(ctx, B.view(), Btrial.view());
+          ops::axpy<T>(ctx, -static_cast<T>(eta) * scaleB, dB.view(), Btrial.view());
+          decrease += eta * double(scaleB) * ops::sqnorm<T>(ctx, dB.view());
+        }
+        if (!(decrease > 0)) break;  // projected gradient is zero: stationary
+        tr.evaluate(Atrial, trained_B ? &Btrial : nullptr, trial, &cur);
+        nnls_iters += trial.nnls_iterations;
+        if (trial.total <= cur.total - 1e-4 * decrease) {
+          accepted = true;
+          break;
+        }
+        eta *= 0.5;
+        if (eta < 1e-14) break;
+      }
+      rec.step = eta;
+      if (accepted) {
+        std::swap(A, Atrial);
+        std::swap(cur, trial);
+        if (trained_B) std::swap(B, Btrial);
+        eta = std::min(1.0, eta * 1.5);
+      } else {
+        stop = true;  // no descent along the projected gradient: a stationary point
+      }
+    } else {
+      for (index_t l = 0; l < L; ++l) {
+        const std::size_t u = static_cast<std::size_t>(l);
+        if (opts.optimizer == Optimizer::gd)
+          ops::projected_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), static_cast<T>(lr),
+                                 A[u].data());
+        else
+          ops::adam_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), m1[u].data(), m2[u].data(),
+                            static_cast<T>(lr), static_cast<T>(opts.adam_beta1),
+                            static_cast<T>(opts.adam_beta2), static_cast<T>(opts.adam_eps), epoch);
+      }
+      if (trained_B) ops::axpy<T>(ctx, -static_cast<T>(lrB), dB.view(), B.view());
+      rec.step = lr;
+      tr.evaluate(A, Bp, cur, &cur);
+      nnls_iters += cur.nnls_iterations;
+      if (epoch % opts.decay_every == 0) {
+        lr *= opts.lr_decay;
+        lrB *= opts.lr_decay;
+      }
+    }
+    Bp = trained_B ? &B : nullptr;
+    rec.loss = cur.total;
+    rec.reconstruction = cur.rec;
+    rec.energy = cur.energy;
+    rec.supervision = cur.sup;
+    rec.nnls_iterations = nnls_iters;
+    rec.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    history.push_back(rec);
+    if (opts.on_epoch) opts.on_epoch(rec);
+    if (stop) break;
+    const double rel = (before - cur.total) / std::max(std::abs(before), 1e-300);
+    stall = rel < opts.rel_tol ? stall + 1 : 0;
+    if (opts.patience > 0 && stall >= opts.patience) break;
+  }
+  std::vector<Matrix<T>> Ah;
+  for (const auto& a : A) Ah.push_back(a.download());
+  Matrix<T> Bh;
+  if (sup) Bh = cur.B.download();
+  return make(std::move(Ah), std::move(Bh), std::move(history));
+}
+
+}  // namespace
+}  // namespace detail
+
+template <class T>
+NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, MatrixView<const T> X, const FitOptions& opts) {
+  detail::check_fit_options(opts, X.rows, X.cols, false);
+  detail::check_values(detail::kWho, "X", X, true, ctx.threads());
+  auto d = detail::prepare(ctx, X);
+  return detail::fit_prepared<T>(ctx, *d, opts, [](std::vector<Matrix<T>> A, Matrix<T> B,
+                                                   std::vector<EpochRecord> h) {
+    NeuralNmf<T> m = from_factors(std::move(A), std::move(B));
+    m.history_ = std::move(h);
+    return m;
+  });
+}
+
+template <class T>
+NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, const CscMatrix<T>& X, const FitOptions& opts) {
+  detail::check_fit_options(opts, X.rows(), X.cols(), true);
+  detail::check_values(detail::kWho, "X", X.view(), true, ctx.threads());
+  auto d = detail::prepare(ctx, X);
+  return detail::fit_prepared<T>(ctx, *d, opts, [](std::vector<Matrix<T>> A, Matrix<T> B,
+                                                   std::vector<EpochRecord> h) {
+    NeuralNmf<T> m = from_factors(std::move(A), std::move(B));
+    m.history_ = std::move(h);
+    return m;
+  });
+}
+
+template NeuralNmf<float> NeuralNmf<float>::fit(const Context&, MatrixView<const float>, const FitOptions&);
+template NeuralNmf<double> NeuralNmf<double>::fit(const Context&, MatrixView<const double>, const FitOptions&);
+template NeuralNmf<float> NeuralNmf<float>::fit(const Context&, const CscMatrix<float>&, const FitOptions&);
+template NeuralNmf<double> NeuralNmf<double>::fit(const Context&, const CscMatrix<double>&, const FitOptions&);
+
+}  // namespace nnmf

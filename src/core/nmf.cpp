@@ -1,0 +1,264 @@
+// NMF by alternating NNLS (exact blocks on the batched core) or multiplicative updates.
+#include "nnmf/nmf.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "core/data.hpp"
+#include "core/nmf_internal.hpp"
+#include "core/nnls_internal.hpp"
+#include "core/small_dense.hpp"
+#include "core/validate.hpp"
+#include "nnmf/error.hpp"
+
+namespace nnmf {
+
+const char* to_string(NmfAlgorithm a) noexcept { return a == NmfAlgorithm::anls ? "anls" : "mu"; }
+const char* to_string(NmfInit i) noexcept { return i == NmfInit::nndsvd ? "nndsvd" : "random"; }
+
+namespace detail {
+
+template <class T>
+NnlsBatchParams<T> nnls_params(const NnlsOptions& o, index_t k) {
+  NnlsBatchParams<T> p{};
+  p.tol_rel = o.tol > 0 ? static_cast<T>(o.tol) : default_tol<T>();
+  p.max_iter = o.max_iter > 0 ? o.max_iter : static_cast<int>(3 * k + 30);
+  p.pivot_eps = pivot_eps<T>(k);
+  return p;
+}
+
+template <class T>
+BatchSolver<T>::BatchSolver(const Context& ctx, index_t k, index_t m, const NnlsOptions& o)
+    : ctx_(ctx),
+      params_(nnls_params<T>(o, k)),
+      wpc_((k + 63) / 64),
+      support_(ctx, static_cast<std::size_t>(wpc_ * m)),
+      status_(ctx, static_cast<std::size_t>(m)) {}
+
+template <class T>
+NnlsBatchStats BatchSolver<T>::solve(MatrixView<const T> G, MatrixView<const T> C, MatrixView<T> S,
+                                     const std::uint64_t* warm) {
+  const NnlsBatchStats st =
+      ops::nnls_batch<T>(ctx_, G, C, params_, S, support_.data(), warm, status_.data());
+  have_ = true;
+  return st;
+}
+
+namespace {
+
+template <class T>
+Matrix<double> to_double(const Matrix<T>& h) {
+  Matrix<double> d(h.rows(), h.cols());
+  for (index_t q = 0; q < h.size(); ++q) d.data()[q] = h.data()[q];
+  return d;
+}
+
+template <class T>
+DMatrix<T> upload_double(const Context& ctx, const Matrix<double>& d) {
+  Matrix<T> h(d.rows(), d.cols());
+  for (index_t q = 0; q < h.size(); ++q) h.data()[q] = static_cast<T>(d.data()[q]);
+  return DMatrix<T>::upload(ctx, h.view());
+}
+
+/// Y (n x l) <- orthonormal basis of its columns.
+template <class T>
+void orthonormalize_on_host(const Context& ctx, DMatrix<T>& Y) {
+  Matrix<double> d = to_double(Y.download());
+  orthonormalize(d);
+  Y = upload_double<T>(ctx, d);
+}
+
+}  // namespace
+
+template <class T>
+DMatrix<T> nndsvd_w(const Context& ctx, const PreparedData<T>& X, index_t k, std::uint64_t seed) {
+  const index_t n = X.rows(), m = X.cols(), l = std::min(k + 10, std::min(n, m));
+  // Randomized range finder with 4 power iterations (Halko, Martinsson & Tropp), all through
+  // the products with X; QR and the small SVD on the host in double.
+  Rng rng(seed);
+  Matrix<double> Om(l, m);
+  for (index_t q = 0; q < Om.size(); q += 2) {
+    const double u1 = std::max(rng.uniform(), 1e-300), u2 = rng.uniform();
+    const double r = std::sqrt(-2 * std::log(u1)), t = 6.283185307179586 * u2;
+    Om.data()[q] = r * std::cos(t);
+    if (q + 1 < Om.size()) Om.data()[q + 1] = r * std::sin(t);
+  }
+  DMatrix<T> OmT = upload_double<T>(ctx, Om), Y(ctx, n, l), Zt(ctx, l, m);
+  ops::x_zt<T>(ctx, T(1), X.op, OmT.view(), T(0), Y.view());  // Y = X Omega
+  for (int it = 0; it < 4; ++it) {
+    orthonormalize_on_host(ctx, Y);
+    ops::at_x<T>(ctx, T(1), Y.view(), X.op, T(0), Zt.view());  // Zt = Y^T X
+    Matrix<double> Z(m, l);
+    const Matrix<double> zt = to_double(Zt.download());
+    for (index_t j = 0; j < l; ++j)
+      for (index_t i = 0; i < m; ++i) Z(i, j) = zt(j, i);
+    orthonormalize(Z);
+    Matrix<double> ztn(l, m);
+    for (index_t j = 0; j < l; ++j)
+      for (index_t i = 0; i < m; ++i) ztn(j, i) = Z(i, j);
+    OmT = upload_double<T>(ctx, ztn);
+    ops::x_zt<T>(ctx, T(1), X.op, OmT.view(), T(0), Y.view());  // Y = X Z
+  }
+  orthonormalize_on_host(ctx, Y);
+  ops::at_x<T>(ctx, T(1), Y.view(), X.op, T(0), Zt.view());  // B = Q^T X (l x m)
+  Matrix<double> Ub, Vt;
+  std::vector<double> sv;
+  thin_svd(to_double(Zt.download()), Ub, sv, Vt);
+  const Matrix<double> Q = to_double(Y.download());
+  // NNDSVD: each singular pair contributes its dominant nonnegative part.
+  Matrix<double> W(n, k);
+  std::vector<double> u(static_cast<std::size_t>(n)), v(static_cast<std::size_t>(m));
+  for (index_t j = 0; j < k; ++j) {
+    for (index_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (index_t p = 0; p < l; ++p) s += Q(i, p) * Ub(p, j);
+      u[static_cast<std::size_t>(i)] = s;
+    }
+    for (index_t i = 0; i < m; ++i) v[static_cast<std::size_t>(i)] = Vt(j, i);
+    double up = 0, un = 0, vp = 0, vn = 0;
+    for (double x : u) (x > 0 ? up : un) += x * x;
+    for (double x : v) (x > 0 ? vp : vn) += x * x;
+    up = std::sqrt(up), un = std::sqrt(un), vp = std::sqrt(vp), vn = std::sqrt(vn);
+    const bool pos = j == 0 || up * vp >= un * vn;
+    const double sigma = j == 0 ? 1.0 : (pos ? up * vp : un * vn);
+    const double norm = j == 0 ? std::sqrt(up * up + un * un) : (pos ? up : un);
+    const double f = std::sqrt(sv[static_cast<std::size_t>(j)] * sigma) / (norm > 0 ? norm : 1.0);
+    for (index_t i = 0; i < n; ++i) {
+      const double x = u[static_cast<std::size_t>(i)];
+      W(i, j) = j == 0 ? f * std::abs(x) : f * (pos ? std::max(x, 0.0) : std::max(-x, 0.0));
+    }
+  }
+  const double avg = X.mean();
+  for (index_t q = 0; q < W.size(); ++q)
+    if (W.data()[q] == 0) W.data()[q] = avg;
+  return upload_double<T>(ctx, W);
+}
+
+template <class T>
+NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t k,
+                           const NmfOptions& o, const DMatrix<T>* W0) {
+  const index_t n = X.rows(), m = X.cols();
+  NmfState<T> st;
+  Rng rng(o.seed);
+  const double scale = std::sqrt(std::max(X.mean(), 1e-300) / double(k));
+  if (W0)
+    st.W = clone<T>(ctx, W0->view());
+  else if (o.init == NmfInit::nndsvd)
+    st.W = nndsvd_w<T>(ctx, X, k, o.seed);
+  else
+    st.W = random_matrix<T>(ctx, n, k, scale, rng);
+  st.H = DMatrix<T>(ctx, k, m);
+  DMatrix<T> G(ctx, k, k), C(ctx, k, m), G2(ctx, k, k), R(ctx, n, k);
+  ops::gram<T>(ctx, st.W.view(), G.view());
+  double prev = std::numeric_limits<double>::infinity();
+
+  // f = ||X||^2 - 2 <W, X H^T> + <W^T W, H H^T>, from R = X H^T, G = W^T W, G2 = H H^T.
+  auto objective = [&]() {
+    const double f = X.sqnorm - 2 * ops::dot<T>(ctx, st.W.view(), R.view()) +
+                     ops::dot<T>(ctx, G.view(), G2.view());
+    return std::max(f, 0.0);
+  };
+
+  if (o.algorithm == NmfAlgorithm::anls) {
+    BatchSolver<T> hsolve(ctx, k, m, o.nnls), wsolve(ctx, k, n, o.nnls);
+    DMatrix<T> Ct(ctx, k, n), Wt(ctx, k, n);
+    for (int it = 1; it <= o.max_iter; ++it) {
+      ops::at_x<T>(ctx, T(1), st.W.view(), X.op, T(0), C.view());
+      hsolve.solve(G.view(), C.view(), st.H.view(), hsolve.support());
+      ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), st.H.view(), st.H.view(), T(0), G2.view());
+      ops::x_zt<T>(ctx, T(1), X.op, st.H.view(), T(0), R.view());
+      ops::transpose<T>(ctx, R.view(), Ct.view());
+      wsolve.solve(G2.view(), Ct.view(), Wt.view(), wsolve.support());
+      ops::transpose<T>(ctx, Wt.view(), st.W.view());
+      ops::gram<T>(ctx, st.W.view(), G.view());
+      const double f = objective();
+      st.objective.push_back(f);
+      st.iterations = it;
+      if (o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev) break;
+      prev = f;
+    }
+  } else {
+    // H starts at the same scale as W; the multiplicative updates keep both nonnegative.
+    st.H = random_matrix<T>(ctx, k, m, scale, rng);
+    DMatrix<T> GH(ctx, k, m), WG2(ctx, n, k);
+    const T eps = static_cast<T>(o.mu_eps);
+    for (int it = 1; it <= o.max_iter; ++it) {
+      ops::at_x<T>(ctx, T(1), st.W.view(), X.op, T(0), C.view());
+      ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), G.view(), st.H.view(), T(0), GH.view());
+      ops::mu_update<T>(ctx, k * m, st.H.data(), C.data(), GH.data(), eps);
+      ops::x_zt<T>(ctx, T(1), X.op, st.H.view(), T(0), R.view());
+      ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), st.H.view(), st.H.view(), T(0), G2.view());
+      ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), st.W.view(), G2.view(), T(0), WG2.view());
+      ops::mu_update<T>(ctx, n * k, st.W.data(), R.data(), WG2.data(), eps);
+      ops::gram<T>(ctx, st.W.view(), G.view());
+      const double f = objective();
+      st.objective.push_back(f);
+      st.iterations = it;
+      if (o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev) break;
+      prev = f;
+    }
+  }
+  return st;
+}
+
+void check_nmf_options(const char* who, const NmfOptions& o, index_t n, index_t m, index_t k) {
+  if (k < 1 || k > std::min(n, m))
+    throw InvalidArgument(std::string(who) + ": rank k = " + std::to_string(k) +
+                          " must lie in [1, min(N, m)] = [1, " + std::to_string(std::min(n, m)) +
+                          "] for X (" + shape_string(n, m) + ")");
+  if (o.max_iter < 1)
+    throw InvalidArgument(std::string(who) + ": max_iter must be >= 1, got " +
+                          std::to_string(o.max_iter));
+  if (!(o.rel_tol >= 0) || !std::isfinite(o.rel_tol))
+    throw InvalidArgument(std::string(who) + ": rel_tol must be finite and >= 0");
+  if (!(o.mu_eps > 0))
+    throw InvalidArgument(std::string(who) + ": mu_eps must be > 0");
+}
+
+template <class T>
+NmfResult<T> finish(NmfState<T>&& st) {
+  NmfResult<T> r;
+  r.W = st.W.download();
+  r.H = st.H.download();
+  r.objective = std::move(st.objective);
+  r.iterations = st.iterations;
+  return r;
+}
+
+template struct BatchSolver<float>;
+template struct BatchSolver<double>;
+template NmfState<float> nmf_on_backend<float>(const Context&, const PreparedData<float>&, index_t,
+                                               const NmfOptions&, const DMatrix<float>*);
+template NmfState<double> nmf_on_backend<double>(const Context&, const PreparedData<double>&,
+                                                 index_t, const NmfOptions&, const DMatrix<double>*);
+template DMatrix<float> nndsvd_w<float>(const Context&, const PreparedData<float>&, index_t, std::uint64_t);
+template DMatrix<double> nndsvd_w<double>(const Context&, const PreparedData<double>&, index_t, std::uint64_t);
+template NnlsBatchParams<float> nnls_params<float>(const NnlsOptions&, index_t);
+template NnlsBatchParams<double> nnls_params<double>(const NnlsOptions&, index_t);
+
+}  // namespace detail
+
+template <class T>
+NmfResult<T> nmf(const Context& ctx, MatrixView<const T> X, index_t k, const NmfOptions& opts) {
+  detail::check_nmf_options("nmf", opts, X.rows, X.cols, k);
+  detail::check_values("nmf", "X", X, true, ctx.threads());
+  auto d = detail::prepare(ctx, X);
+  return detail::finish(detail::nmf_on_backend<T>(ctx, *d, k, opts, nullptr));
+}
+
+template <class T>
+NmfResult<T> nmf(const Context& ctx, const CscMatrix<T>& X, index_t k, const NmfOptions& opts) {
+  detail::check_nmf_options("nmf", opts, X.rows(), X.cols(), k);
+  detail::check_values("nmf", "X", X.view(), true, ctx.threads());
+  auto d = detail::prepare(ctx, X);
+  return detail::finish(detail::nmf_on_backend<T>(ctx, *d, k, opts, nullptr));
+}
+
+template NmfResult<float> nmf<float>(const Context&, MatrixView<const float>, index_t, const NmfOptions&);
+template NmfResult<double> nmf<double>(const Context&, MatrixView<const double>, index_t, const NmfOptions&);
+template NmfResult<float> nmf<float>(const Context&, const CscMatrix<float>&, index_t, const NmfOptions&);
+template NmfResult<double> nmf<double>(const Context&, const CscMatrix<double>&, index_t, const NmfOptions&);
+
+}  // namespace nnmf

@@ -1,0 +1,28 @@
+// Small dense linear algebra on the host (k x k systems of the classifier and the accuracy
+// rule), in double whatever the working precision.
+#pragma once
+
+#include <vector>
+
+#include "nnmf/matrix.hpp"
+
+namespace nnmf::detail {
+
+/// B = N M^+ for symmetric positive semidefinite M (k x k) and N (c x k), the pseudo-inverse
+/// taken by eigendecomposition with eigenvalues below 1e-12 * max eigenvalue treated as zero.
+/// This is the least-squares B = Y S^+ of the paper's accuracy rule with N = Y S^T, M = S S^T.
+Matrix<double> right_pinv_solve(const Matrix<double>& N, const Matrix<double>& M);
+
+}  // namespace nnmf::detail
+
+namespace nnmf::detail {
+
+/// Replaces the columns of A (n x l, n >= l) by an orthonormal basis of their span
+/// (Householder QR, LAPACK dgeqrf + dorgqr).
+void orthonormalize(Matrix<double>& A);
+
+/// Thin SVD of B (l x m): B = U diag(s) Vt with U l x r, s r, Vt r x m, r = min(l, m),
+/// singular values in decreasing order (LAPACK dgesdd).
+void thin_svd(const Matrix<double>& B, Matrix<double>& U, std::vector<double>& s, Matrix<double>& Vt);
+
+}  // namespace nnmf::detail

@@ -1,0 +1,88 @@
+// The Neural NMF training machinery, written once against the kernel interface so that a fit
+// runs entirely in the context's memory (data moved there once, workspace allocated once).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/data.hpp"
+#include "core/nmf_internal.hpp"
+#include "nnmf/model.hpp"
+
+namespace nnmf::detail {
+
+/// Labels of the supervision term in the context's memory.
+template <class T>
+struct SupervisionData {
+  int classes = 0;
+  Buffer<int> labels;  ///< m
+  DMatrix<T> weight;   ///< 1 x m: 1 for a known column, 0 otherwise
+  DMatrix<T> Y;        ///< c x m one-hot
+  DMatrix<T> Yw;       ///< Y with unknown columns zeroed
+  SupervisionLoss loss = SupervisionLoss::l2;
+  ClassifierMode mode = ClassifierMode::closed_form;
+};
+
+/// Everything the forward pass and the loss computed for one set of factors; the backward
+/// pass reads it. Two of these (accepted point and trial point) live through a fit.
+template <class T>
+struct State {
+  std::vector<DMatrix<T>> G, C, S;                ///< per layer
+  std::vector<std::unique_ptr<BatchSolver<T>>> solvers;  ///< per layer; hold the supports
+  std::vector<DMatrix<T>> V;    ///< reconstruction chain V(l-1) = A(l) V(l), l = 1..L
+  DMatrix<T> GV0;               ///< G0 V0
+  DMatrix<T> GS0;               ///< G0 S0
+  DMatrix<T> Xhat;              ///< masked losses: A0 V0 or A0 S0 (N x m, dense X only)
+  DMatrix<T> Rrec, Ren0;        ///< masked residuals W (.) (X - A0 V0), W (.) (X - A0 S0)
+  std::vector<DMatrix<T>> Res;  ///< energy residuals S(l-1) - A(l) S(l), l >= 1
+  DMatrix<T> B;                 ///< classifier used for this state (closed form or copy)
+  DMatrix<T> P, Rs;             ///< B SL and the supervision residual / d logits
+  double rec = 0, energy = 0, sup = 0, total = 0;  ///< weighted, scaled
+  index_t nnls_iterations = 0;
+};
+
+template <class T>
+class Trainer {
+ public:
+  /// @p data must outlive the trainer. ranks: k0..kL.
+  Trainer(const Context& ctx, const PreparedData<T>& data, const std::vector<index_t>& ranks,
+          const FitOptions& opts, SupervisionData<T>* sup, const DMatrix<T>* data_mask);
+
+  State<T> make_state() const;
+  /// Forward pass and loss at factors A (and trained classifier B, if any) into st, the NNLS
+  /// warm-started from the supports of @p warm (may be st itself, or null).
+  void evaluate(const std::vector<DMatrix<T>>& A, const DMatrix<T>* B, State<T>& st,
+                const State<T>* warm);
+  /// Gradients of st.total with respect to the factors (and B when trained).
+  void gradient(const std::vector<DMatrix<T>>& A, const State<T>& st, std::vector<DMatrix<T>>& dA,
+                DMatrix<T>* dB);
+  /// S(l) = q(A(l), S(l-1)) only.
+  void forward(const std::vector<DMatrix<T>>& A, State<T>& st, const State<T>* warm);
+
+  index_t layers() const { return static_cast<index_t>(ranks_.size()); }
+
+ private:
+  void loss(const std::vector<DMatrix<T>>& A, const DMatrix<T>* B, State<T>& st);
+  void closed_form_classifier(const DMatrix<T>& SL, DMatrix<T>& B);
+
+  Context ctx_;
+  const PreparedData<T>& X_;
+  std::vector<index_t> ranks_;
+  FitOptions opts_;
+  SupervisionData<T>* sup_;
+  const DMatrix<T>* mask_;
+  double coef_rec_ = 0, coef_sup_ = 0;
+  std::vector<double> coef_energy_;
+  // Backward workspace, allocated once.
+  std::vector<DMatrix<T>> dS_, Z_, dV_;
+  std::vector<DMatrix<T>> M_;  ///< k(l) x k(l)
+  DMatrix<T> Q_;               ///< k0 x m: coefficient of X in dA0 = X Q^T + ...
+  DMatrix<T> Sw_;              ///< kL x m scratch
+};
+
+/// Factors A(0..L) to start from, per FitOptions::init.
+template <class T>
+std::vector<DMatrix<T>> initial_factors(const Context& ctx, const PreparedData<T>& X,
+                                        const FitOptions& opts);
+
+}  // namespace nnmf::detail
