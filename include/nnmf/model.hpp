@@ -100,7 +100,7 @@ struct FitOptions {
 
   Init init = Init::nmf;
   /// Init::nmf: alternating-NNLS iterations per layer; the first min(30, this) are spent on
-  /// each of init_restarts seeded random starts, the rest on the best of them.
+  /// each of init_restarts starts (NNDSVD, then seeded random ones), the rest on the best.
   int init_iterations = 300;
   int init_restarts = 4;
   std::vector<Matrix<double>> initial_factors;  ///< Init::given: A(0..L)
@@ -190,6 +190,16 @@ template <class T>
 double label_accuracy(MatrixView<const T> S, const std::vector<int>& labels,
                       const std::vector<std::uint8_t>& fit_mask = {},
                       const std::vector<std::uint8_t>& score_mask = {});
+
+/// ||X - A0 A1 .. Al S(l)||_F / ||X||_F for each layer l, given the factors A(0..L) and the
+/// per-layer coefficients S(0..L) of any hierarchical method (for Neural NMF, S(l) is the
+/// forward pass). Computed through Gram identities: nothing N x m is formed for sparse X.
+template <class T>
+std::vector<double> relative_errors(const Context& ctx, MatrixView<const T> X,
+                                    const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S);
+template <class T>
+std::vector<double> relative_errors(const Context& ctx, const CscMatrix<T>& X,
+                                    const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S);
 
 /// Index of the largest entry of each column.
 template <class T>

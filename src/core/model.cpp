@@ -114,6 +114,26 @@ std::vector<double> layer_sq_errors(const Context& ctx, const PreparedData<T>& X
 }
 
 template <class T>
+std::vector<LayerReport> reports_from(const NeuralNmf<T>& model, double xsq, const std::vector<double>& sq,
+                                      const std::vector<Matrix<T>>& S,
+                                      const std::vector<std::vector<int>>& labels,
+                                      const std::vector<std::uint8_t>& fit_mask,
+                                      const std::vector<std::uint8_t>& score_mask) {
+  std::vector<LayerReport> out;
+  for (index_t l = 0; l < model.layers(); ++l) {
+    LayerReport r;
+    r.rank = model.factors()[static_cast<std::size_t>(l)].cols();
+    r.rel_error = xsq > 0 ? std::sqrt(sq[static_cast<std::size_t>(l)] / xsq) : 0.0;
+    if (!labels.empty()) {
+      const auto& y = labels.size() == 1 ? labels[0] : labels[static_cast<std::size_t>(l)];
+      r.accuracy = label_accuracy<T>(S[static_cast<std::size_t>(l)].view(), y, fit_mask, score_mask);
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+template <class T>
 std::vector<LayerReport> evaluate_prepared(const Context& ctx, const NeuralNmf<T>& model,
                                            const PreparedData<T>& X,
                                            const std::vector<std::vector<int>>& labels,
@@ -131,22 +151,12 @@ std::vector<LayerReport> evaluate_prepared(const Context& ctx, const NeuralNmf<T
                               std::to_string(m) + " columns");
   const auto S = forward_all(ctx, X, model.factors());
   const auto sq = layer_sq_errors(ctx, X, model.factors(), S);
-  std::vector<LayerReport> out;
-  for (index_t l = 0; l < L; ++l) {
-    LayerReport r;
-    r.rank = model.factors()[static_cast<std::size_t>(l)].cols();
-    r.rel_error = X.sqnorm > 0 ? std::sqrt(sq[static_cast<std::size_t>(l)] / X.sqnorm) : 0.0;
-    if (!labels.empty()) {
-      const auto& y = labels.size() == 1 ? labels[0] : labels[static_cast<std::size_t>(l)];
-      r.accuracy = label_accuracy<T>(S[static_cast<std::size_t>(l)].view(), y, fit_mask, score_mask);
-    }
-    out.push_back(r);
-  }
-  return out;
+  return reports_from(model, X.sqnorm, sq, S, labels, fit_mask, score_mask);
 }
 
 }  // namespace
 }  // namespace detail
+
 
 template <class T>
 std::vector<Matrix<T>> NeuralNmf<T>::transform(const Context& ctx, MatrixView<const T> X) const {
@@ -184,6 +194,45 @@ std::vector<LayerReport> NeuralNmf<T>::evaluate(const Context& ctx, const CscMat
   detail::check_values("NeuralNmf::evaluate", "X", X.view(), true, ctx.threads());
   auto d = detail::prepare(ctx, X);
   return detail::evaluate_prepared(ctx, *this, *d, labels, fit_mask, score_mask);
+}
+
+namespace detail {
+namespace {
+template <class T>
+void check_hierarchy(const char* who, index_t rows, index_t cols, const std::vector<Matrix<T>>& A,
+                     const std::vector<Matrix<T>>& S) {
+  if (A.empty() || A.size() != S.size())
+    throw InvalidArgument(std::string(who) + ": " + std::to_string(A.size()) + " factors and " +
+                          std::to_string(S.size()) + " coefficient matrices (need the same, >= 1)");
+  index_t above = rows;
+  for (std::size_t l = 0; l < A.size(); ++l) {
+    const std::string an = "A" + std::to_string(l), sn = "S" + std::to_string(l);
+    check_shape(who, an.c_str(), A[l].rows(), A[l].cols(), above, A[l].cols());
+    check_shape(who, sn.c_str(), S[l].rows(), S[l].cols(), A[l].cols(), cols);
+    above = A[l].cols();
+  }
+}
+}  // namespace
+}  // namespace detail
+
+template <class T>
+std::vector<double> relative_errors(const Context& ctx, MatrixView<const T> X,
+                                    const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S) {
+  detail::check_hierarchy("relative_errors", X.rows, X.cols, A, S);
+  auto d = detail::prepare(ctx, X);
+  auto sq = detail::layer_sq_errors(ctx, *d, A, S);
+  for (double& e : sq) e = d->sqnorm > 0 ? std::sqrt(e / d->sqnorm) : 0.0;
+  return sq;
+}
+
+template <class T>
+std::vector<double> relative_errors(const Context& ctx, const CscMatrix<T>& X,
+                                    const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S) {
+  detail::check_hierarchy("relative_errors", X.rows(), X.cols(), A, S);
+  auto d = detail::prepare(ctx, X);
+  auto sq = detail::layer_sq_errors(ctx, *d, A, S);
+  for (double& e : sq) e = d->sqnorm > 0 ? std::sqrt(e / d->sqnorm) : 0.0;
+  return sq;
 }
 
 template <class T>
@@ -480,6 +529,18 @@ NeuralNmf<T> NeuralNmf<T>::load(const std::string& path) {
 
 template class NeuralNmf<float>;
 template class NeuralNmf<double>;
+template std::vector<double> relative_errors<float>(const Context&, MatrixView<const float>,
+                                                   const std::vector<Matrix<float>>&,
+                                                   const std::vector<Matrix<float>>&);
+template std::vector<double> relative_errors<double>(const Context&, MatrixView<const double>,
+                                                    const std::vector<Matrix<double>>&,
+                                                    const std::vector<Matrix<double>>&);
+template std::vector<double> relative_errors<float>(const Context&, const CscMatrix<float>&,
+                                                   const std::vector<Matrix<float>>&,
+                                                   const std::vector<Matrix<float>>&);
+template std::vector<double> relative_errors<double>(const Context&, const CscMatrix<double>&,
+                                                    const std::vector<Matrix<double>>&,
+                                                    const std::vector<Matrix<double>>&);
 template std::vector<int> argmax_columns<float>(MatrixView<const float>);
 template std::vector<int> argmax_columns<double>(MatrixView<const double>);
 template double label_accuracy<float>(MatrixView<const float>, const std::vector<int>&,

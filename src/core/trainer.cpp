@@ -302,17 +302,16 @@ std::vector<DMatrix<T>> initial_factors(const Context& ctx, const PreparedData<T
   // Layer by layer: factor S(l-1) (X for l = 0), then S(l) = q(A(l), S(l-1)).
   const PreparedData<T>* input = &X;
   std::unique_ptr<PreparedData<T>> layer_data;
-  DMatrix<T> S_prev;
+  DMatrix<T> S_prev, P_prev;  // S(l-1) and A(0) .. A(l-1)
   Rng rng(opts.seed);
   for (index_t l = 0; l < L; ++l) {
     const index_t k = opts.ranks[static_cast<std::size_t>(l)];
     if (opts.init == Init::nmf) {
-      // Several short alternating-NNLS runs from seeded random starts; the best one is run
-      // on. NMF has poor local minima (merged blocks) that one start often falls into and
-      // that gradient steps on the factors leave only slowly.
+      // Several short alternating-NNLS runs, from NNDSVD and from seeded random starts; the
+      // best one is run on. NMF has poor local minima (merged blocks) that any single start
+      // may fall into and that gradient steps on the factors leave only slowly.
       NmfOptions no;
       no.algorithm = NmfAlgorithm::anls;
-      no.init = NmfInit::random;
       no.max_iter = std::min(opts.init_iterations, 30);
       no.rel_tol = 0;
       no.nnls = opts.nnls;
@@ -321,6 +320,7 @@ std::vector<DMatrix<T>> initial_factors(const Context& ctx, const PreparedData<T
       for (int r = 0; r < std::max(1, opts.init_restarts); ++r) {
         no.seed = opts.seed * 1000003ull + 7919ull * static_cast<std::uint64_t>(l) +
                   static_cast<std::uint64_t>(r);
+        no.init = r == 0 ? NmfInit::nndsvd : NmfInit::random;
         NmfState<T> st = nmf_on_backend<T>(ctx, *input, k, no, nullptr);
         if (st.objective.back() < best_obj) {
           best_obj = st.objective.back();
@@ -334,6 +334,30 @@ std::vector<DMatrix<T>> initial_factors(const Context& ctx, const PreparedData<T
     } else {
       const double scale = std::sqrt(std::max(input->mean(), 1e-300) / double(k));
       A.push_back(random_matrix<T>(ctx, input->rows(), k, scale, rng));
+    }
+    {
+      // Scale the columns of A(l) so that those of A(0) .. A(l) have unit norm. q is
+      // scale-equivariant (q(A D^-1, X) = D q(A, X)), so the model is unchanged, but the rows
+      // of S(l) then weigh each topic by its share of the reconstruction of X, which is what
+      // the next layer's NMF of S(l) should see (unscaled, it favours whichever topics NMF
+      // happened to give small columns).
+      DMatrix<T>& Al = A.back();
+      DMatrix<T> Pl(ctx, X.rows(), k);
+      if (l == 0)
+        ops::copy<T>(ctx, Al.view(), Pl.view());
+      else
+        ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), P_prev.view(), Al.view(), T(0), Pl.view());
+      const Matrix<T> Ph = Pl.download();
+      Matrix<T> inv(1, k);
+      for (index_t j = 0; j < k; ++j) {
+        double nrm = 0;
+        for (index_t i = 0; i < Ph.rows(); ++i) nrm += double(Ph(i, j)) * Ph(i, j);
+        inv(0, j) = nrm > 0 ? static_cast<T>(1 / std::sqrt(nrm)) : T(1);
+      }
+      const DMatrix<T> dinv = DMatrix<T>::upload(ctx, inv.view());
+      ops::scale_columns<T>(ctx, Al.view(), dinv.data());
+      ops::scale_columns<T>(ctx, Pl.view(), dinv.data());
+      P_prev = std::move(Pl);
     }
     if (l + 1 < L) {
       // S(l) for the next layer.

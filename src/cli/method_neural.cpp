@@ -1,0 +1,62 @@
+// `nnmf fit --method neural`: the paper's method.
+#include "cli/cli.hpp"
+
+namespace nnmf::cli {
+namespace {
+
+template <class T>
+FitOutcome<T> fit_neural(const FitRequest<T>& req) {
+  check_settings(req.settings, {}, "neural");
+  FitOptions o = req.neural;
+  o.ranks = req.ranks;
+  o.seed = req.seed;
+  o.supervision = req.supervision;
+  if (req.iterations > 0) o.epochs = req.iterations;
+  if (req.progress) {
+    const int total = o.epochs;
+    o.on_epoch = [&req, total](const EpochRecord& r) { req.progress(r.epoch, total, r.loss); };
+  }
+  NeuralNmf<T> model = req.X->sparse ? NeuralNmf<T>::fit(*req.ctx, req.X->csc, o)
+                                     : NeuralNmf<T>::fit(*req.ctx, req.X->dense.view(), o);
+  FitOutcome<T> out;
+  out.A = model.factors();
+  out.S = req.X->sparse ? model.transform(*req.ctx, req.X->csc)
+                        : model.transform(*req.ctx, req.X->dense.view());
+  out.B = model.classifier();
+  out.history = model.history();
+  nlohmann::json& s = out.settings;
+  s["reconstruction_weight"] = o.reconstruction_weight;
+  s["energy_weight"] = o.energy_weight;
+  s["scaling"] = to_string(o.scaling);
+  s["optimizer"] = to_string(o.optimizer);
+  s["epochs"] = o.epochs;
+  s["rel_tol"] = o.rel_tol;
+  s["patience"] = o.patience;
+  if (o.optimizer != Optimizer::line_search) {
+    s["learning_rate"] = o.learning_rate > 0 ? o.learning_rate : 1.0;
+    s["lr_decay"] = o.lr_decay;
+    s["decay_every"] = o.decay_every;
+  }
+  s["init"] = to_string(o.init);
+  if (o.init == Init::nmf) {
+    s["init_iterations"] = o.init_iterations;
+    s["init_restarts"] = o.init_restarts;
+  }
+  s["warm_start"] = o.warm_start;
+  if (o.supervision) {
+    s["supervision"] = {{"loss", to_string(o.supervision->loss)},
+                        {"classifier", to_string(o.supervision->classifier)},
+                        {"lambda", o.supervision->lambda}};
+  }
+  out.model = std::move(model);
+  return out;
+}
+
+}  // namespace
+
+void register_neural(std::map<std::string, Method>& m) {
+  m["neural"] = {"Neural NMF (Will et al.): NNLS layers trained end to end (default)",
+                 fit_neural<float>, fit_neural<double>};
+}
+
+}  // namespace nnmf::cli
