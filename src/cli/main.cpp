@@ -119,7 +119,7 @@ struct FitArgs {
   std::uint64_t seed = 0;
   int epochs = 0;
   double energy_weight = -1, recon_weight = -1, lambda = 1, lr = 0, lr_decay = 1, rel_tol = 1e-7;
-  int decay_every = 1, patience = 5, init_iterations = 300, init_restarts = 4;
+  int decay_every = 1, patience = 5, init_iterations = 300, init_restarts = 4, classes = 0;
   std::vector<std::string> set;
   bool no_warm_start = false;
 };
@@ -176,7 +176,8 @@ int run_fit(const Common& c, const FitArgs& a) {
   if (!a.known.empty() && a.labels.empty()) throw InvalidArgument("--known needs --labels");
   if (!a.labels.empty()) {
     Supervision s;
-    s.labels = io::read_labels(a.labels, m);
+    s.labels = io::read_labels(a.labels, m, a.classes);
+    s.num_classes = a.classes;
     if (!a.known.empty()) s.known = known = io::read_mask(a.known, m);
     s.lambda = a.lambda;
     if (a.supervision == "l2")
@@ -513,6 +514,10 @@ int main(int argc, char** argv) {
   Common common;
   add_common(app, common);
   app.fallthrough();
+  // Parse errors are one line too, like every other error.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("nnmf: error: ") + e.what() + " (see --help)\n";
+  });
 
   NnlsArgs na;
   auto* nnls_cmd = app.add_subcommand("nnls", "S = argmin_{S >= 0} ||X - A S||_F, column by column");
@@ -534,6 +539,7 @@ int main(int argc, char** argv) {
   fit_cmd->add_option("-o,--output", fa.out, "output directory (A*.mtx, S*.mtx, report.json, model.nnmf)")->required();
   fit_cmd->add_option("--method", fa.method, "neural (default), nmf or hnmf; see `nnmf methods`")->capture_default_str();
   fit_cmd->add_option("--labels", fa.labels, "class of each column (supervises the last layer)")->check(CLI::ExistingFile);
+  fit_cmd->add_option("--classes", fa.classes, "number of classes of --labels (0 = largest label + 1)");
   fit_cmd->add_option("--known", fa.known, "0/1 per column: which labels the model may use")->check(CLI::ExistingFile);
   fit_cmd->add_option("--eval-labels", fa.eval_labels, "labels to score each layer with (one file, or one per layer, comma-separated)");
   fit_cmd->add_option("--seed", fa.seed, "random seed")->capture_default_str();

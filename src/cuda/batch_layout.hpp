@@ -31,8 +31,7 @@ NNMF_HD index_t work_ints(index_t k) { return ColumnWorkspace<double, RunStride>
 template <class T>
 NNMF_HD ColumnWorkspace<T, RunStride> thread_workspace(T* work_real, int* work_int, index_t k,
                                                        index_t t, index_t nthreads) {
-  return ColumnWorkspace<T, RunStride>::carve(work_real + t, work_int + t, k,
-                                              RunStride{nthreads});
+  return ColumnWorkspace<T, RunStride>::carve(work_real + t, work_int + t, k, RunStride{nthreads});
 }
 
 template <class T>
@@ -47,7 +46,7 @@ struct NnlsBatchArgs {
   int* work_int = nullptr;              ///< (work_ints(k), nthreads)
   /// Packed factor of the whole of G (chol_full) for the cold-start probe, and the flag
   /// chol_full returned; both null with a warm start.
-  const T* Lfull = nullptr;             ///< (k(k+1)/2)
+  const T* Lfull = nullptr;  ///< (k(k+1)/2)
   const int* Lfull_ok = nullptr;
   ColumnParams<T> prm{};
 };
@@ -64,7 +63,8 @@ NNMF_HD ThreadTotals nnls_thread(const NnlsBatchArgs<T>& a, const T* G, index_t 
                                  index_t nthreads) {
   const index_t k = a.k, m = a.m, wpc = (k + 63) / 64;
   const RunStride cs{m};
-  const ColumnWorkspace<T, RunStride> ws = thread_workspace(a.work_real, a.work_int, k, t, nthreads);
+  const ColumnWorkspace<T, RunStride> ws =
+      thread_workspace(a.work_real, a.work_int, k, t, nthreads);
   const T* Lfull = (a.Lfull && a.Lfull_ok && *a.Lfull_ok) ? a.Lfull : nullptr;
   ThreadTotals tot;
   for (index_t j = t; j < m; j += nthreads) {
@@ -97,7 +97,8 @@ NNMF_HD ThreadTotals masked_solve_thread(const MaskedSolveArgs<T>& a, const T* G
                                          index_t nthreads) {
   const index_t k = a.k, m = a.m, wpc = (k + 63) / 64;
   const RunStride cs{m};
-  const ColumnWorkspace<T, RunStride> ws = thread_workspace(a.work_real, a.work_int, k, t, nthreads);
+  const ColumnWorkspace<T, RunStride> ws =
+      thread_workspace(a.work_real, a.work_int, k, t, nthreads);
   ThreadTotals tot;
   for (index_t j = t; j < m; j += nthreads) {
     Vec<const T, RunStride> g{a.Dt + j, cs};

@@ -10,9 +10,9 @@
 namespace nnmf::detail::cuda {
 
 inline cublasStatus_t gemm_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
-                                index_t m, index_t n, index_t k, const float* alpha,
-                                const float* A, index_t lda, const float* B, index_t ldb,
-                                const float* beta, float* C, index_t ldc) {
+                                index_t m, index_t n, index_t k, const float* alpha, const float* A,
+                                index_t lda, const float* B, index_t ldb, const float* beta,
+                                float* C, index_t ldc) {
   return cublasSgemm_64(h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 inline cublasStatus_t gemm_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
@@ -25,14 +25,12 @@ inline cublasStatus_t gemm_call(cublasHandle_t h, cublasOperation_t ta, cublasOp
 inline cublasStatus_t syrk_call(cublasHandle_t h, index_t k, index_t n, const float* alpha,
                                 const float* A, index_t lda, const float* beta, float* G,
                                 index_t ldg) {
-  return cublasSsyrk_64(h, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, k, n, alpha, A, lda, beta, G,
-                        ldg);
+  return cublasSsyrk_64(h, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, k, n, alpha, A, lda, beta, G, ldg);
 }
 inline cublasStatus_t syrk_call(cublasHandle_t h, index_t k, index_t n, const double* alpha,
                                 const double* A, index_t lda, const double* beta, double* G,
                                 index_t ldg) {
-  return cublasDsyrk_64(h, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, k, n, alpha, A, lda, beta, G,
-                        ldg);
+  return cublasDsyrk_64(h, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, k, n, alpha, A, lda, beta, G, ldg);
 }
 
 inline cublasStatus_t geam_call(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
@@ -51,12 +49,12 @@ inline cublasStatus_t geam_call(cublasHandle_t h, cublasOperation_t ta, cublasOp
 /// out (cols x rows, ld = ldo) = in^T for in (rows x cols, ld = ldi), on the context's stream.
 /// beta = 0 with B = C is cuBLAS's in-place form, so out is written without being read.
 template <class T>
-void transpose(const CudaResources& r, index_t rows, index_t cols, const T* in, index_t ldi,
-               T* out, index_t ldo) {
+void geam_transpose(const CudaResources& r, index_t rows, index_t cols, const T* in, index_t ldi,
+                    T* out, index_t ldo) {
   if (rows == 0 || cols == 0) return;
   const T one = T(1), zero = T(0);
-  NNMF_CUDA_TRY(geam_call(r.cublas, CUBLAS_OP_T, CUBLAS_OP_N, cols, rows, &one, in, ldi, &zero,
-                          out, ldo, out, ldo));
+  NNMF_CUDA_TRY(geam_call(r.cublas, CUBLAS_OP_T, CUBLAS_OP_N, cols, rows, &one, in, ldi, &zero, out,
+                          ldo, out, ldo));
 }
 
 /// Blocks for a grid-stride elementwise kernel over n items: enough to fill the device a few

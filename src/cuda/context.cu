@@ -10,6 +10,7 @@
 #include "core/cuda_backend.hpp"
 #include "cuda/cuda_resources.hpp"
 #include "cuda/event_timer.hpp"
+#include "cuda/testing.hpp"
 #include "nnmf/error.hpp"
 
 namespace nnmf::detail {
@@ -47,7 +48,8 @@ std::string where(const char* call, const char* file, int line) {
 
 std::string gib(std::size_t bytes) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
+  std::snprintf(buf, sizeof buf, "%.2f GiB",
+                static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
   return buf;
 }
 
@@ -94,8 +96,8 @@ std::string memory_report(int device) {
   if (device >= 0 && device != previous && previous >= 0) cudaSetDevice(previous);
   if (e != cudaSuccess) {
     cudaGetLastError();
-    return "device " + std::to_string(device) + ": free memory unknown (" +
-           cudaGetErrorString(e) + ")";
+    return "device " + std::to_string(device) + ": free memory unknown (" + cudaGetErrorString(e) +
+           ")";
   }
   return "device " + std::to_string(device) + ": " + gib(free_b) + " free of " + gib(total_b);
 }
@@ -103,9 +105,9 @@ std::string memory_report(int device) {
 void throw_cuda_error(cudaError_t e, const char* call, const char* file, int line) {
   // Clear a non-sticky error so that the context stays usable after the exception.
   cudaGetLastError();
-  throw_status(e == cudaErrorMemoryAllocation,
-               "CUDA error at " + where(call, file, line) + ": " + cudaGetErrorName(e) + " (" +
-                   cudaGetErrorString(e) + ")");
+  throw_status(e == cudaErrorMemoryAllocation, "CUDA error at " + where(call, file, line) + ": " +
+                                                   cudaGetErrorName(e) + " (" +
+                                                   cudaGetErrorString(e) + ")");
 }
 
 void throw_cublas_error(cublasStatus_t s, const char* call, const char* file, int line) {
@@ -121,9 +123,8 @@ void throw_cusparse_error(cusparseStatus_t s, const char* call, const char* file
 }
 
 void throw_cusolver_error(cusolverStatus_t s, const char* call, const char* file, int line) {
-  throw_status(s == CUSOLVER_STATUS_ALLOC_FAILED, "cuSOLVER error at " +
-                                                      where(call, file, line) + ": " +
-                                                      cusolver_status_name(s));
+  throw_status(s == CUSOLVER_STATUS_ALLOC_FAILED,
+               "cuSOLVER error at " + where(call, file, line) + ": " + cusolver_status_name(s));
 }
 
 DeviceGuard::DeviceGuard(int device) {
@@ -141,8 +142,7 @@ DeviceGuard::~DeviceGuard() {
 
 void sync_and_check(const CudaResources& r, const char* what) {
   const cudaError_t e = cudaStreamSynchronize(r.stream);
-  if (e != cudaSuccess)
-    throw_cuda_error(e, what, __FILE__, __LINE__);
+  if (e != cudaSuccess) throw_cuda_error(e, what, __FILE__, __LINE__);
   NNMF_CUDA_TRY(cudaGetLastError());
 }
 
@@ -213,8 +213,8 @@ std::shared_ptr<CudaResources> make_resources(int device) {
     throw OutOfMemory("Context::cuda: cannot initialise device " + std::to_string(device) + ": " +
                       e.what());
   } catch (const BackendError& e) {
-    throw BackendError("Context::cuda: cannot initialise device " + std::to_string(device) +
-                       ": " + e.what());
+    throw BackendError("Context::cuda: cannot initialise device " + std::to_string(device) + ": " +
+                       e.what());
   }
   return r;
 }
@@ -267,8 +267,7 @@ void free_bytes(const Context& ctx, void* p) noexcept {
   if (previous >= 0 && previous != r.device) cudaSetDevice(previous);
 }
 
-void copy_bytes(const Context& ctx, void* dst, const void* src, std::size_t bytes,
-                CopyKind kind) {
+void copy_bytes(const Context& ctx, void* dst, const void* src, std::size_t bytes, CopyKind kind) {
   if (bytes == 0) return;
   CudaResources& r = resources(ctx);
   DeviceGuard guard(r.device);
@@ -327,6 +326,21 @@ double EventTimer::stop() {
   NNMF_CUDA_TRY(cudaEventElapsedTime(&ms, impl_->start, impl_->stop));
   return 1e-3 * static_cast<double>(ms);
 }
+
+// ---- testing.hpp ---------------------------------------------------------------------------
+
+namespace testing {
+void check_runtime_status(int status, const char* call) {
+  check(static_cast<cudaError_t>(status), call, __FILE__, __LINE__);
+}
+void check_cublas_status(int status, const char* call) {
+  check(static_cast<cublasStatus_t>(status), call, __FILE__, __LINE__);
+}
+void check_cusparse_status(int status, const char* call) {
+  check(static_cast<cusparseStatus_t>(status), call, __FILE__, __LINE__);
+}
+std::string memory_report(int device) { return cuda::memory_report(device); }
+}  // namespace testing
 
 }  // namespace cuda
 }  // namespace nnmf::detail

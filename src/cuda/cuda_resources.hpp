@@ -32,12 +32,12 @@ struct CudaResources {
   /// Stream-ordered pool of this context's allocations (freed memory is kept for reuse).
   cudaMemPool_t pool = nullptr;
 
-  std::string name;                  ///< e.g. "NVIDIA H100 80GB HBM3"
-  int sm_count = 0;                  ///< multiprocessors
-  int cc_major = 0, cc_minor = 0;    ///< compute capability
-  std::size_t smem_per_block = 0;    ///< default dynamic + static shared memory limit (48 KB)
-  std::size_t smem_optin = 0;        ///< per-block limit after cudaFuncSetAttribute
-  std::size_t l2_bytes = 0;          ///< L2 cache size
+  std::string name;                ///< e.g. "NVIDIA H100 80GB HBM3"
+  int sm_count = 0;                ///< multiprocessors
+  int cc_major = 0, cc_minor = 0;  ///< compute capability
+  std::size_t smem_per_block = 0;  ///< default dynamic + static shared memory limit (48 KB)
+  std::size_t smem_optin = 0;      ///< per-block limit after cudaFuncSetAttribute
+  std::size_t l2_bytes = 0;        ///< L2 cache size
 
   CudaResources() = default;
   CudaResources(const CudaResources&) = delete;
@@ -50,7 +50,8 @@ namespace cuda {
 
 /// Slow paths of NNMF_CUDA_TRY: build the message and throw.
 [[noreturn]] void throw_cuda_error(cudaError_t e, const char* call, const char* file, int line);
-[[noreturn]] void throw_cublas_error(cublasStatus_t s, const char* call, const char* file, int line);
+[[noreturn]] void throw_cublas_error(cublasStatus_t s, const char* call, const char* file,
+                                     int line);
 [[noreturn]] void throw_cusparse_error(cusparseStatus_t s, const char* call, const char* file,
                                        int line);
 [[noreturn]] void throw_cusolver_error(cusolverStatus_t s, const char* call, const char* file,

@@ -4,17 +4,18 @@
 // Data flow of nnls_batch (k x k Gram G, k x m right-hand sides C):
 //   1. Ct (m, k) = C^T by cuBLAS geam, so that a warp's 32 consecutive columns read element i
 //      from 32 consecutive addresses;
-//   2. the kernel: each block copies G (k, k) into shared memory (global memory when k k
+//   2. without a warm start, one thread factors the whole of G (chol_full) for the
+//      cold-start probe of nnls_column;
+//   3. the kernel: each block copies G (k, k) into shared memory (global memory when k k
 //      sizeof(T) exceeds the opt-in limit), then every thread solves columns t, t + nthreads,
 //      ... with its interleaved workspace (cuda/batch_layout.hpp) and writes St (m, k);
-//   3. S (k, m) = St^T by geam. The per-column iteration counts and flags are summed per
+//   4. S (k, m) = St^T by geam. The per-column iteration counts and flags are summed per
 //      thread, per block (cub::BlockReduce) and over blocks by integer atomics: integer sums
 //      are exact, so the totals do not depend on the order of the blocks.
 // masked_solve has the same shape with D, Z in place of C, S.
-#include <cub/block/block_reduce.cuh>
-
 #include <algorithm>
 #include <cstdint>
+#include <cub/block/block_reduce.cuh>
 
 #include "core/kernels.hpp"
 #include "cuda/batch_layout.hpp"
@@ -47,6 +48,14 @@ __device__ void add_totals(ThreadTotals tot, unsigned long long* totals) {
     atomicAdd(totals, iters);
     atomicAdd(totals + 1, flagged);
   }
+}
+
+/// Packed factor of the whole of G for the cold-start probe (column_solver.hpp's chol_full),
+/// once per batch: O(k^3 / 3) flops on one thread, the same code as the host backend.
+template <class T>
+__global__ void chol_full_kernel(const T* __restrict__ G, index_t k, T pivot_eps, T* Lfull,
+                                 int* ok) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) *ok = chol_full(G, k, Lfull, pivot_eps) ? 1 : 0;
 }
 
 template <class T>
@@ -98,7 +107,8 @@ SolveLaunch plan_solve(const CudaResources& r, Kernel kernel, index_t k, index_t
                                        static_cast<int>(g_bytes)));
   }
   int per_sm = 0;
-  NNMF_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kSolveBlock, L.smem));
+  NNMF_CUDA_TRY(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kSolveBlock, L.smem));
   index_t blocks = static_cast<index_t>(std::max(1, r.sm_count)) * std::max(1, per_sm);
   blocks = std::min(blocks, (m + kSolveBlock - 1) / kSolveBlock);
   // Workspace budget: an eighth of the free memory, between 64 MiB and 2 GiB.
@@ -128,8 +138,8 @@ const T* compact_gram(const Context& ctx, MatrixView<const T> G, Buffer<T>& copy
 /// Downloads the two grid totals (synchronises the stream).
 void read_totals(const CudaResources& r, const unsigned long long* dev, unsigned long long* host,
                  const char* what) {
-  NNMF_CUDA_TRY(cudaMemcpyAsync(host, dev, 2 * sizeof(unsigned long long),
-                                cudaMemcpyDeviceToHost, r.stream));
+  NNMF_CUDA_TRY(
+      cudaMemcpyAsync(host, dev, 2 * sizeof(unsigned long long), cudaMemcpyDeviceToHost, r.stream));
   sync_and_check(r, what);
 }
 
@@ -147,16 +157,25 @@ NnlsBatchStats nnls_batch(const Context& ctx, MatrixView<const T> G, MatrixView<
   const T* g = compact_gram(ctx, G, g_copy);
 
   Buffer<T> Ct(ctx, static_cast<std::size_t>(m * k)), St(ctx, static_cast<std::size_t>(m * k));
-  transpose(r, k, m, C.data, C.ld, Ct.data(), m);  // (m, k)
+  geam_transpose(r, k, m, C.data, C.ld, Ct.data(), m);  // (m, k)
+
+  // Cold starts probe the unconstrained solution with the factor of the whole of G.
+  Buffer<T> Lfull;
+  Buffer<int> Lfull_ok;
+  if (!warm) {
+    Lfull = Buffer<T>(ctx, static_cast<std::size_t>(k * (k + 1) / 2));
+    Lfull_ok = Buffer<int>(ctx, 1);
+    chol_full_kernel<T><<<1, 1, 0, r.stream>>>(g, k, prm.pivot_eps, Lfull.data(), Lfull_ok.data());
+    NNMF_CUDA_CHECK_LAUNCH();
+  }
 
   const auto kernel = nnls_batch_kernel<T>;
-  const std::size_t work_bytes =
-      static_cast<std::size_t>(nnls_work_reals(k)) * sizeof(T) +
-      static_cast<std::size_t>(nnls_work_ints(k)) * sizeof(int);
+  const std::size_t work_bytes = static_cast<std::size_t>(work_reals(k)) * sizeof(T) +
+                                 static_cast<std::size_t>(work_ints(k)) * sizeof(int);
   const SolveLaunch L = plan_solve(r, kernel, k, m, sizeof(T), work_bytes);
   const index_t nt = L.nthreads();
-  Buffer<T> work_real(ctx, static_cast<std::size_t>(nnls_work_reals(k) * nt));
-  Buffer<int> work_int(ctx, static_cast<std::size_t>(nnls_work_ints(k) * nt));
+  Buffer<T> work_real(ctx, static_cast<std::size_t>(work_reals(k) * nt));
+  Buffer<int> work_int(ctx, static_cast<std::size_t>(work_ints(k) * nt));
   Buffer<unsigned long long> totals(ctx, 2);
   totals.zero();
 
@@ -170,11 +189,13 @@ NnlsBatchStats nnls_batch(const Context& ctx, MatrixView<const T> G, MatrixView<
   a.status = status;
   a.work_real = work_real.data();
   a.work_int = work_int.data();
+  a.Lfull = Lfull.data();
+  a.Lfull_ok = Lfull_ok.data();
   a.prm = ColumnParams<T>{prm.tol_rel, prm.pivot_eps, prm.max_iter};
   kernel<<<L.grid, kSolveBlock, L.smem, r.stream>>>(a, g, L.g_in_shared, totals.data());
   NNMF_CUDA_CHECK_LAUNCH();
 
-  transpose(r, m, k, St.data(), m, S.data, S.ld);  // S (k, m) = St^T
+  geam_transpose(r, m, k, St.data(), m, S.data, S.ld);  // S (k, m) = St^T
   unsigned long long host[2] = {0, 0};
   read_totals(r, totals.data(), host, "nnls_batch");
   NnlsBatchStats stats;
@@ -195,16 +216,15 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
   const T* g = compact_gram(ctx, G, g_copy);
 
   Buffer<T> Dt(ctx, static_cast<std::size_t>(m * k)), Zt(ctx, static_cast<std::size_t>(m * k));
-  transpose(r, k, m, D.data, D.ld, Dt.data(), m);
+  geam_transpose(r, k, m, D.data, D.ld, Dt.data(), m);
 
   const auto kernel = masked_solve_kernel<T>;
-  const std::size_t work_bytes =
-      static_cast<std::size_t>(masked_work_reals(k)) * sizeof(T) +
-      static_cast<std::size_t>(masked_work_ints(k)) * sizeof(int);
+  const std::size_t work_bytes = static_cast<std::size_t>(work_reals(k)) * sizeof(T) +
+                                 static_cast<std::size_t>(work_ints(k)) * sizeof(int);
   const SolveLaunch L = plan_solve(r, kernel, k, m, sizeof(T), work_bytes);
   const index_t nt = L.nthreads();
-  Buffer<T> work_real(ctx, static_cast<std::size_t>(masked_work_reals(k) * nt));
-  Buffer<int> work_int(ctx, static_cast<std::size_t>(masked_work_ints(k) * nt));
+  Buffer<T> work_real(ctx, static_cast<std::size_t>(work_reals(k) * nt));
+  Buffer<int> work_int(ctx, static_cast<std::size_t>(work_ints(k) * nt));
   Buffer<unsigned long long> totals(ctx, 2);
   totals.zero();
 
@@ -222,7 +242,7 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
   kernel<<<L.grid, kSolveBlock, L.smem, r.stream>>>(a, g, L.g_in_shared, totals.data());
   NNMF_CUDA_CHECK_LAUNCH();
 
-  transpose(r, m, k, Zt.data(), m, Z.data, Z.ld);
+  geam_transpose(r, m, k, Zt.data(), m, Z.data, Z.ld);
   unsigned long long host[2] = {0, 0};
   read_totals(r, totals.data(), host, "masked_solve");
   return static_cast<index_t>(host[1]);
@@ -231,15 +251,15 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
 // Explicit instantiations (the NNLS part of core/kernels_instantiate.hpp's list).
 template NnlsBatchStats nnls_batch<float>(const Context&, MatrixView<const float>,
                                           MatrixView<const float>, const NnlsBatchParams<float>&,
-                                          MatrixView<float>, std::uint64_t*,
-                                          const std::uint64_t*, std::uint8_t*);
+                                          MatrixView<float>, std::uint64_t*, const std::uint64_t*,
+                                          std::uint8_t*);
 template NnlsBatchStats nnls_batch<double>(const Context&, MatrixView<const double>,
-                                           MatrixView<const double>,
-                                           const NnlsBatchParams<double>&, MatrixView<double>,
-                                           std::uint64_t*, const std::uint64_t*, std::uint8_t*);
-template index_t masked_solve<float>(const Context&, MatrixView<const float>,
-                                     const std::uint64_t*, MatrixView<const float>, float, float,
-                                     MatrixView<float>, std::uint8_t*);
+                                           MatrixView<const double>, const NnlsBatchParams<double>&,
+                                           MatrixView<double>, std::uint64_t*, const std::uint64_t*,
+                                           std::uint8_t*);
+template index_t masked_solve<float>(const Context&, MatrixView<const float>, const std::uint64_t*,
+                                     MatrixView<const float>, float, float, MatrixView<float>,
+                                     std::uint8_t*);
 template index_t masked_solve<double>(const Context&, MatrixView<const double>,
                                       const std::uint64_t*, MatrixView<const double>, double,
                                       double, MatrixView<double>, std::uint8_t*);

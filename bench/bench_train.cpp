@@ -1,0 +1,91 @@
+// Neural NMF training benchmarks (issue 3): time per epoch (forward NNLS of every layer,
+// backward pass, projected step) on
+//   * the synthetic hierarchy, 87 x 90 dense, ranks 9,4, reconstruction loss;
+//   * the 200-document 20 Newsgroups sample, 37693 x 200 sparse, ranks 10,6, energy loss,
+// with the authors' published settings (Scaling::mean, projected gradient descent, lr = 1 on
+// the synthetic data, lr = 1e10 with decay 0.995 every 5 epochs on 20 Newsgroups) and with the
+// default line-search optimiser. Each benchmark iteration is one fit of a fixed number of
+// epochs from fixed factors (no NMF initialisation); "ms/epoch" sums the epochs' own times.
+// "x_authors" = the authors' package's time per epoch on these problems (12.8 ms and
+// 1975 ms, issue 3, measured on a machine like this one) divided by ours.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "nnmf/nnmf.hpp"
+
+using namespace nnmf;
+
+namespace {
+
+std::string data(const std::string& rel) { return std::string(NNMF_DATA_DIR) + "/" + rel; }
+
+Matrix<double> seeded(index_t r, index_t c, std::uint64_t seed) {
+  Matrix<double> M(r, c);
+  std::uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+  for (auto& v : M.storage()) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    v = double(s >> 11) * 0x1.0p-53;
+  }
+  return M;
+}
+
+template <class XM>
+void run_epochs(benchmark::State& state, const XM& X, index_t n, FitOptions o, double authors_ms) {
+  double epoch_s = 0;
+  index_t epochs = 0;
+  for (auto _ : state) {
+    const auto m = NeuralNmf<double>::fit(Context::host(), X, o);
+    for (const auto& h : m.history()) epoch_s += h.seconds;
+    epochs += static_cast<index_t>(m.history().size());
+    benchmark::DoNotOptimize(m.factors()[0].data());
+  }
+  (void)n;
+  const double ms = 1e3 * epoch_s / double(epochs);
+  state.counters["ms/epoch"] = ms;
+  state.counters["x_authors"] = authors_ms / ms;
+  state.counters["epochs"] = double(epochs) / double(state.iterations());
+}
+
+void BM_Epoch_Synthetic(benchmark::State& state) {
+  static const Matrix<double> X = io::read_dense<double>(data("synthetic-hierarchy/X.mtx"));
+  FitOptions o;
+  o.ranks = {9, 4};
+  o.epochs = 200;
+  o.patience = 0;
+  o.scaling = Scaling::mean;
+  o.init = Init::given;
+  o.initial_factors = {seeded(87, 9, 1), seeded(9, 4, 2)};
+  if (state.range(0) == 0) {
+    o.optimizer = Optimizer::gd;
+    o.learning_rate = 1;
+  }
+  run_epochs(state, X.view(), 87, o, 12.8);
+  state.SetLabel(state.range(0) == 0 ? "gd lr=1 (authors' settings)" : "line search (default)");
+}
+
+void BM_Epoch_NewsSample(benchmark::State& state) {
+  static const CscMatrix<double> X = io::read_sparse<double>(data("20news-subsample/X.mtx"));
+  FitOptions o;
+  o.ranks = {10, 6};
+  o.reconstruction_weight = 0;
+  o.energy_weight = 1;
+  o.epochs = 50;
+  o.patience = 0;
+  o.scaling = Scaling::mean;
+  o.init = Init::given;
+  o.initial_factors = {seeded(X.rows(), 10, 3), seeded(10, 6, 4)};
+  if (state.range(0) == 0) {
+    o.optimizer = Optimizer::gd;
+    o.learning_rate = 1e10;
+    o.lr_decay = 0.995;
+    o.decay_every = 5;
+  }
+  run_epochs(state, X, X.rows(), o, 1975.0);
+  state.SetLabel(state.range(0) == 0 ? "gd lr=1e10, decay .995/5 (authors' settings)" : "line search (default)");
+}
+
+}  // namespace
+
+BENCHMARK(BM_Epoch_Synthetic)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Epoch_NewsSample)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nnmf needs, when missing. Usage: install-deps.sh [--tests]
+# (--tests adds GoogleTest and Google Benchmark). Safe to run repeatedly.
+set -euo pipefail
+pkgs=(g++ cmake make zlib1g-dev libopenblas-openmp-dev liblapacke-dev libcli11-dev nlohmann-json3-dev)
+if [[ "${1:-}" == "--tests" ]]; then
+  pkgs+=(libgtest-dev libbenchmark-dev)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Any OpenBLAS development package will do (pthread or openmp variant).
+if [[ " ${missing[*]} " == *" libopenblas-openmp-dev "* ]] &&
+   dpkg-query -W -f='${Status}' libopenblas-dev 2>/dev/null | grep -q "install ok installed"; then
+  missing=("${missing[@]/libopenblas-openmp-dev}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,19 @@
+// Plain C++ hooks into the CUDA backend's error reporting, for tests that run without a GPU
+// (the runtime's and the libraries' error strings need no device). Only present in a build
+// with the CUDA backend (NNMF_WITH_CUDA in nnmf/config.hpp).
+#pragma once
+
+#include <string>
+
+namespace nnmf::detail::cuda::testing {
+
+/// NNMF_CUDA_TRY on a status of the given library (the numeric value of a cudaError_t,
+/// cublasStatus_t or cusparseStatus_t), as if returned by @p call.
+void check_runtime_status(int status, const char* call);
+void check_cublas_status(int status, const char* call);
+void check_cusparse_status(int status, const char* call);
+
+/// The free/total memory text used in OutOfMemory messages.
+std::string memory_report(int device);
+
+}  // namespace nnmf::detail::cuda::testing
