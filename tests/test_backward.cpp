@@ -96,6 +96,29 @@ TEST(Backward, SparseGradientMatchesFiniteDifferencesAndDense) {
   for (index_t q = 0; q < n * m; ++q) EXPECT_NEAR(gx.dX.data()[q], gd.dX.data()[q], 1e-12);
 }
 
+TEST(Backward, LargeSparseProductsAgreeWithDenseOnEveryThreadCount) {
+  // Large enough for the multi-threaded sparse products (with and without the row form).
+  const index_t n = 3000, k = 12, m = 800;
+  auto A = random_matrix<double>(n, k, 48);
+  auto Xs = random_sparse<double>(n, m, 0.02, 49);
+  auto Xd = Xs.to_dense();
+  auto W = random_matrix<double>(k, m, 50, -1.0, 1.0);
+  BackwardOptions bo;
+  bo.compute_dX = false;
+  for (int threads : {1, 2, 3}) {
+    const Context c = Context::host(threads);
+    auto r = nnls<double>(c, A.view(), Xs);
+    auto rd = nnls<double>(c, A.view(), Xd.view());
+    EXPECT_EQ(r.support, rd.support);
+    auto gs = nnls_backward<double>(c, A.view(), Xs, r.S.view(), r.support, W.view(), bo);
+    auto gd = nnls_backward<double>(c, A.view(), Xd.view(), r.S.view(), r.support, W.view(), bo);
+    double scale = 0;
+    for (double v : gd.dA.storage()) scale = std::max(scale, std::abs(v));
+    for (index_t q = 0; q < n * k; ++q)
+      ASSERT_NEAR(gs.dA.data()[q], gd.dA.data()[q], 1e-10 * scale) << threads << " threads, entry " << q;
+  }
+}
+
 TEST(Backward, FloatAgreesWithDouble) {
   auto A = random_matrix<double>(30, 4, 37);
   auto X = random_matrix<double>(30, 10, 38);

@@ -91,21 +91,22 @@ DSparse<T>::DSparse(const Context& ctx, CscView<T> X, bool with_rows) : nnz_(X.n
     val_.upload(X.values, nnz);
     csc_ = {n, m, colptr_.data(), rowind_.data(), val_.data()};
   }
-  if (with_rows) {
-    rowptr_ = Buffer<index_t>(ctx, static_cast<std::size_t>(n + 1));
-    colind_ = Buffer<index_t>(ctx, nnz);
-    valt_ = Buffer<T>(ctx, nnz);
-    build_rows(ctx);
-    csr_ = {m, n, rowptr_.data(), colind_.data(), valt_.data()};
-  }
+  if (with_rows) ensure_rows(ctx);
 }
 
 template <class T>
-void DSparse<T>::build_rows(const Context& ctx) {
+void DSparse<T>::ensure_rows(const Context& ctx) const {
+  if (has_rows()) return;
+  const index_t n = csc_.rows, m = csc_.cols;
+  const std::size_t nnz = static_cast<std::size_t>(nnz_);
+  rowptr_ = Buffer<index_t>(ctx, static_cast<std::size_t>(n + 1));
+  colind_ = Buffer<index_t>(ctx, nnz);
+  valt_ = Buffer<T>(ctx, nnz);
   if (ctx.backend() == Backend::host)
     host::csc_transpose<T>(ctx, csc_, rowptr_.data(), colind_.data(), valt_.data());
   else
     cuda::csc_transpose<T>(ctx, csc_, rowptr_.data(), colind_.data(), valt_.data());
+  csr_ = {m, n, rowptr_.data(), colind_.data(), valt_.data()};
 }
 
 template class DMatrix<float>;

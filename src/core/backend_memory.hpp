@@ -155,17 +155,21 @@ class DSparse {
   /// Columns of X^T (m x n); rows == 0 when not built.
   const CscView<T>& rows_view() const { return csr_; }
   bool has_rows() const { return csr_.colptr != nullptr; }
+  /// Builds the row form if it is not there yet (products X Z^T that need it call this).
+  void ensure_rows(const Context& ctx) const;
   /// Backend-private cache (cuSPARSE descriptors), created on first use by the backend.
   void* backend_cache() const { return cache_.get(); }
   void set_backend_cache(void* c, void (*deleter)(void*)) const { cache_ = Cache(c, deleter); }
 
  private:
   CscView<T> csc_{};
-  CscView<T> csr_{};
+  mutable CscView<T> csr_{};
   index_t nnz_ = 0;
-  Buffer<index_t> colptr_, rowind_, rowptr_, colind_;
-  Buffer<T> val_, valt_;
-  void build_rows(const Context& ctx);
+  Buffer<index_t> colptr_, rowind_;
+  Buffer<T> val_;
+  // The row form is a cache of the CSC arrays, built on demand.
+  mutable Buffer<index_t> rowptr_, colind_;
+  mutable Buffer<T> valt_;
   using Cache = std::unique_ptr<void, void (*)(void*)>;
   mutable Cache cache_{nullptr, nullptr};
 };

@@ -168,6 +168,43 @@ NNMF_HD void chol_delete(Vec<T, St> L, Vec<int, St> P, index_t np, index_t r, Ve
   }
 }
 
+/// Factors G_PP for a whole starting set P[0..np) at once, right-looking: the trailing updates
+/// are contiguous row segments minus a multiple of a column copy (vectorisable), where
+/// np successive chol_append calls would be chains of short dot products. col: np scratch.
+/// Returns false, with L unusable, if a pivot fails (then the caller appends one by one).
+/// A pivot passes when pivot^2 > pivot_eps * G_jj and > threshold; shift is added to the
+/// diagonal (the ridge of the masked solve).
+template <class T, class St>
+NNMF_HD bool chol_build(const T* G, index_t k, Vec<T, St> L, Vec<int, St> P, index_t np,
+                        Vec<T, St> col, T pivot_eps, T shift = T(0), T threshold = T(0)) {
+  for (index_t r = 0; r < np; ++r) {
+    const index_t o = tri_off(r);
+    const T* Gr = G + static_cast<index_t>(P[r]) * k;
+    for (index_t q = 0; q < r; ++q) L[o + q] = Gr[P[q]];
+    L[o + r] = Gr[P[r]] + shift;
+  }
+  for (index_t j = 0; j < np; ++j) {
+    const index_t oj = tri_off(j);
+    const T d2 = L[oj + j];
+    const T gjj = G[static_cast<index_t>(P[j]) * (k + 1)];
+    if (!(d2 > pivot_eps * gjj) || !(d2 > threshold) || !(d2 > T(0))) return false;
+    const T inv = T(1) / std::sqrt(d2);
+    L[oj + j] = inv;
+    for (index_t i = j + 1; i < np; ++i) {
+      const index_t oi = tri_off(i);
+      const T v = L[oi + j] * inv;
+      L[oi + j] = v;
+      col[i] = v;
+    }
+    for (index_t i = j + 1; i < np; ++i) {
+      const index_t oi = tri_off(i);
+      const T ci = col[i];
+      for (index_t q = j + 1; q <= i; ++q) L[oi + q] -= ci * col[q];
+    }
+  }
+  return true;
+}
+
 /// Packed factor (same layout as the column factors) of the whole of G, shared by all columns
 /// of a batch for the unconstrained probe of nnls_column. Returns false when G is numerically
 /// singular (then no probe is made). Lf needs k(k+1)/2 entries.
@@ -274,16 +311,43 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
       start = true;
     }
   }
-  if (start) {
-    for (index_t i = 0; i < k; ++i) {
-      if (state[i] == kStateCandidate) {
-        state[i] = kStateZero;
-        if (chol_append(G, k, L, P, np, static_cast<int>(i), T(0), prm.pivot_eps)) {
-          P[np++] = static_cast<int>(i);
-          state[i] = kStatePassive;
+  // With few indices left out of a probe start, deleting them from a copy of the full factor
+  // (about k^2 each) is cheaper than factoring the start set afresh (about |P|^3 / 6).
+  index_t left_out = 0;
+  for (index_t i = 0; i < k; ++i) left_out += state[i] != kStateCandidate;
+  if (start && !warm && 6 * left_out * k * k < (k - left_out) * (k - left_out) * (k - left_out)) {
+    const index_t tri = tri_off(k);
+    for (index_t q = 0; q < tri; ++q) L[q] = Lfull[q];
+    for (index_t i = 0; i < k; ++i) P[i] = static_cast<int>(i);
+    np = k;
+    for (index_t r = k - 1; r >= 0; --r) {
+      if (state[r] == kStateCandidate) {
+        state[r] = kStatePassive;
+      } else {
+        chol_delete(L, P, np, r, w);
+        --np;
+      }
+    }
+  } else if (start) {
+    for (index_t i = 0; i < k; ++i)
+      if (state[i] == kStateCandidate) P[np++] = static_cast<int>(i);
+    if (chol_build(G, k, L, P, np, w, prm.pivot_eps)) {
+      for (index_t r = 0; r < np; ++r) state[P[r]] = kStatePassive;
+    } else {
+      // A numerically dependent column in the set: admit the columns one at a time.
+      np = 0;
+      for (index_t i = 0; i < k; ++i) {
+        if (state[i] == kStateCandidate) {
+          state[i] = kStateZero;
+          if (chol_append(G, k, L, P, np, static_cast<int>(i), T(0), prm.pivot_eps)) {
+            P[np++] = static_cast<int>(i);
+            state[i] = kStatePassive;
+          }
         }
       }
     }
+  }
+  if (start) {
     // Drop nonpositive components until the least-squares solution on P is positive.
     forward_passive(L, P, np, c, y);
     while (np > 0) {
@@ -417,59 +481,56 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
   return status;
 }
 
-/// Masked solve for one column: z_T = G_TT^{-1} g_T, z = 0 off T (T given as bits).
-/// When a Cholesky pivot^2 falls below pivot_eps * max(diag G_TT), the block is refactored as
-/// G_TT + delta I with delta = ridge * max(diag G_TT) and 1 is returned (else 0).
+/// Factor of the masked solve for one support T (given as bits): P[0..np) lists T and L holds
+/// the factor of G_TT, or of G_TT + delta I with delta = ridge * max(diag G_TT) when a pivot^2
+/// falls below pivot_eps * max(diag G_TT) (then *regularized = 1). Returns np.
 template <class T, class St, class SupportPtr>
-NNMF_HD int masked_solve_column(const T* G, index_t k, SupportPtr support, Vec<const T, St> g,
-                                Vec<T, St> z, ColumnWorkspace<T, St> ws, T pivot_eps, T ridge) {
+NNMF_HD index_t masked_factor(const T* G, index_t k, SupportPtr support, ColumnWorkspace<T, St> ws,
+                              T pivot_eps, T ridge, int* regularized) {
   Vec<T, St> y = ws.y, L = ws.L;
   Vec<int, St> P = ws.P;
   index_t np = 0;
   T dmax = T(0);
   for (index_t i = 0; i < k; ++i) {
-    z[i] = T(0);
     if ((support[i >> 6] >> (i & 63)) & 1u) {
       P[np++] = static_cast<int>(i);
       const T d = G[i + i * k];
       dmax = d > dmax ? d : dmax;
     }
   }
+  *regularized = 0;
   if (np == 0) return 0;
   const T dref = dmax > T(0) ? dmax : T(1);
-  int regularized = 0;
-  T shift = T(0);
-  T threshold = pivot_eps * dref;  // relative to the largest diagonal entry of the block
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    bool ok = true;
-    for (index_t r = 0; ok && r < np; ++r) {
-      const index_t o = tri_off(r);
-      const int t = P[r];
-      const T* Gt = G + static_cast<index_t>(t) * k;
-      T ss = 0;
-      for (index_t q = 0; q < r; ++q) {
-        const index_t oq = tri_off(q);
-        const T acc = (Gt[P[q]] - dot_prefix<T>(L, oq, L, o, q)) * L[oq + q];
-        L[o + q] = acc;
-        ss += acc * acc;
-      }
-      const T d2 = Gt[t] + shift - ss;
-      if (!(d2 > threshold)) {
-        ok = false;
-      } else {
-        L[o + r] = T(1) / std::sqrt(d2);
-      }
-    }
-    if (ok) break;
-    // G_TT + delta I is positive definite for PSD G, so the second attempt succeeds.
-    regularized = 1;
-    shift = ridge * dref;
-    threshold = T(0);
+  // Pivots are judged relative to the largest diagonal entry of the block. G_TT + delta I is
+  // positive definite for PSD G, so the regularized second attempt succeeds.
+  if (!chol_build(G, k, L, P, np, y, T(0), T(0), pivot_eps * dref)) {
+    *regularized = 1;
+    chol_build(G, k, L, P, np, y, T(0), ridge * dref, T(0));
   }
+  return np;
+}
+
+/// z_T = G_TT^{-1} g_T with the factor from masked_factor, z = 0 off T.
+template <class T, class St>
+NNMF_HD void masked_apply(index_t k, index_t np, Vec<const T, St> g, Vec<T, St> z,
+                          ColumnWorkspace<T, St> ws) {
+  Vec<T, St> y = ws.y, L = ws.L;
+  Vec<int, St> P = ws.P;
+  for (index_t i = 0; i < k; ++i) z[i] = T(0);
   for (index_t r = 0; r < np; ++r) y[r] = g[P[r]];
   tri_forward(L, np, y);
   tri_backward(L, np, y);
   for (index_t r = 0; r < np; ++r) z[P[r]] = y[r];
+}
+
+/// Masked solve for one column: z_T = G_TT^{-1} g_T, z = 0 off T (T given as bits); returns 1
+/// when the block was regularized (see masked_factor), else 0.
+template <class T, class St, class SupportPtr>
+NNMF_HD int masked_solve_column(const T* G, index_t k, SupportPtr support, Vec<const T, St> g,
+                                Vec<T, St> z, ColumnWorkspace<T, St> ws, T pivot_eps, T ridge) {
+  int regularized = 0;
+  const index_t np = masked_factor(G, k, support, ws, pivot_eps, ridge, &regularized);
+  masked_apply(k, np, g, z, ws);
   return regularized;
 }
 

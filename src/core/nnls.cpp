@@ -248,7 +248,7 @@ NnlsGradients<T> nnls_backward(const Context& ctx, MatrixView<const T> A, const 
   detail::check_backward_args(who, ctx, A, X.cols(), S, support, dS);
   detail::check_shape(who, "X", X.rows(), X.cols(), A.rows, S.cols);
   detail::check_values(who, "X", X.view(), true, ctx.threads());
-  detail::DSparse<T> sp(ctx, X.view(), opts.compute_dA);
+  detail::DSparse<T> sp(ctx, X.view(), false);  // the row form, if needed, is built on demand
   detail::DataOperand<T> op;
   op.sparse = true;
   op.sp = &sp;

@@ -303,8 +303,7 @@ void spmm_nt(const Context& ctx, T alpha, const DSparse<T>& X, MatrixView<const 
     scale_matrix(r, R, beta);
     return;
   }
-  if (!X.has_rows())
-    throw BackendError("spmm_nt: the sparse operand was built without its row form");
+  X.ensure_rows(ctx);
   SparseCache& cache = sparse_cache(ctx, X);
   if (!cache.x) cache.x = csr_of_transpose(X.rows_view(), X.nnz());
   // Rt (k, n) column-major = X Z^T (n, k) row-major.

@@ -144,10 +144,54 @@ void spmm_tn(const Context& ctx, T alpha, MatrixView<const T> A, const DSparse<T
   }
 }
 
+/// R = alpha X Z^T + beta R from the CSC arrays alone: each thread scatters a static range of
+/// columns into its own Rt (k x n), and the partial sums are added in thread order (the same
+/// result for a given thread count).
+template <class T>
+void spmm_nt_by_columns(const Context&, int nt, T alpha, const DSparse<T>& X,
+                        MatrixView<const T> Z, T beta, MatrixView<T> R) {
+  const index_t n = X.rows(), m = X.cols(), k = Z.rows;
+  const CscView<T>& x = X.csc();
+  std::vector<T> part(static_cast<std::size_t>(nt) * static_cast<std::size_t>(n * k));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int t = omp_get_thread_num();
+    T* Rt = part.data() + static_cast<std::size_t>(t) * static_cast<std::size_t>(n * k);  // (k, n)
+    const index_t j0 = m * t / nt, j1 = m * (t + 1) / nt;
+    for (index_t j = j0; j < j1; ++j) {
+      const T* z = Z.data + j * Z.ld;
+      for (index_t p = x.colptr[j]; p < x.colptr[j + 1]; ++p) {
+        const T v = x.values[p];
+        T* r = Rt + x.rowind[p] * k;
+        for (index_t q = 0; q < k; ++q) r[q] += v * z[q];
+      }
+    }
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (index_t i = 0; i < n; ++i)
+      for (index_t q = 0; q < k; ++q) {
+        T s = 0;
+        for (int u = 0; u < nt; ++u)
+          s += part[static_cast<std::size_t>(u) * static_cast<std::size_t>(n * k) + static_cast<std::size_t>(q + i * k)];
+        R(i, q) = alpha * s + (beta == T(0) ? T(0) : beta * R(i, q));
+      }
+  }
+}
+
 template <class T>
 void spmm_nt(const Context& ctx, T alpha, const DSparse<T>& X, MatrixView<const T> Z, T beta,
              MatrixView<T> R) {
   const index_t n = X.rows(), k = Z.rows;
+  if (!X.has_rows()) {
+    // Without the row form, per-thread partial sums avoid building it (an O(nnz) transpose)
+    // unless they would take much memory.
+    const int nt = (X.nnz() * k > kParallelWork) ? ctx.threads() : 1;
+    if (double(nt) * double(n) * double(k) * sizeof(T) <= 256.0 * (1 << 20)) {
+      spmm_nt_by_columns(ctx, nt, alpha, X, Z, beta, R);
+      return;
+    }
+    X.ensure_rows(ctx);
+  }
   const CscView<T>& xr = X.rows_view();  // column i of X^T = row i of X
   const int nt = (X.nnz() * k > kParallelWork) ? ctx.threads() : 1;
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -273,13 +317,24 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
     std::vector<int> ints(static_cast<std::size_t>(Ws::ints(k)));
     const UnitStride u{};
     const Ws ws = Ws::carve(real.data(), ints.data(), k, u);
-#pragma omp for schedule(dynamic, 16)
-    for (index_t j = 0; j < m; ++j) {
-      Vec<const T, UnitStride> gj{D.data + j * D.ld, u};
-      Vec<T, UnitStride> z{Z.data + j * Z.ld, u};
-      const int r = masked_solve_column(g, k, support + j * wpc, gj, z, ws, pivot_eps, ridge);
-      if (status) status[j] = static_cast<std::uint8_t>(r ? 2 : 0);
-      regularized += r;
+    // Columns with the support of the column before reuse its factor (the same bits as
+    // refactoring): supports repeat often, e.g. all-passive columns of dense data.
+    constexpr index_t chunk = 64;
+    const index_t chunks = (m + chunk - 1) / chunk;
+#pragma omp for schedule(dynamic, 1)
+    for (index_t c = 0; c < chunks; ++c) {
+      index_t np = 0;
+      int r = 0;
+      for (index_t j = c * chunk; j < std::min(m, (c + 1) * chunk); ++j) {
+        const std::uint64_t* sj = support + j * wpc;
+        if (j == c * chunk || !std::equal(sj, sj + wpc, sj - wpc))
+          np = masked_factor(g, k, sj, ws, pivot_eps, ridge, &r);
+        Vec<const T, UnitStride> gj{D.data + j * D.ld, u};
+        Vec<T, UnitStride> z{Z.data + j * Z.ld, u};
+        masked_apply(k, np, gj, z, ws);
+        if (status) status[j] = static_cast<std::uint8_t>(r ? 2 : 0);
+        regularized += r;
+      }
     }
   }
   return regularized;
