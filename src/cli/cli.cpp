@@ -100,9 +100,11 @@ Progress::Progress(bool quiet, std::string what) : on_(!quiet), tty_(isatty(STDE
 
 void Progress::update(int step, int total, double loss) {
   if (!on_ || !tty_) return;
+  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (step != total && now - last_draw_ < 0.1) return;
+  last_draw_ = now;
   std::fprintf(stderr, "\r%s: epoch %d/%d  loss %.6g   ", what_.c_str(), step, total, loss);
   std::fflush(stderr);
-  last_ = loss;
 }
 
 void Progress::done(const std::string& summary) {

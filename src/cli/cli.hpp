@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -100,7 +101,7 @@ class Progress {
  private:
   bool on_, tty_;
   std::string what_;
-  double last_ = -1;
+  double last_draw_ = -1;  ///< seconds since an arbitrary epoch; redraws at most 10 per second
 };
 
 /// Comma-separated integers ("9,4,2"); throws InvalidArgument naming @p option.
