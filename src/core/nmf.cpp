@@ -21,15 +21,6 @@ const char* to_string(NmfInit i) noexcept { return i == NmfInit::nndsvd ? "nndsv
 namespace detail {
 
 template <class T>
-NnlsBatchParams<T> nnls_params(const NnlsOptions& o, index_t k) {
-  NnlsBatchParams<T> p{};
-  p.tol_rel = o.tol > 0 ? static_cast<T>(o.tol) : default_tol<T>();
-  p.max_iter = o.max_iter > 0 ? o.max_iter : static_cast<int>(3 * k + 30);
-  p.pivot_eps = pivot_eps<T>(k);
-  return p;
-}
-
-template <class T>
 BatchSolver<T>::BatchSolver(const Context& ctx, index_t k, index_t m, const NnlsOptions& o)
     : ctx_(ctx),
       params_(nnls_params<T>(o, k)),
@@ -235,8 +226,6 @@ template NmfState<double> nmf_on_backend<double>(const Context&, const PreparedD
                                                  index_t, const NmfOptions&, const DMatrix<double>*);
 template DMatrix<float> nndsvd_w<float>(const Context&, const PreparedData<float>&, index_t, std::uint64_t);
 template DMatrix<double> nndsvd_w<double>(const Context&, const PreparedData<double>&, index_t, std::uint64_t);
-template NnlsBatchParams<float> nnls_params<float>(const NnlsOptions&, index_t);
-template NnlsBatchParams<double> nnls_params<double>(const NnlsOptions&, index_t);
 
 }  // namespace detail
 

@@ -7,14 +7,11 @@
 
 #include "core/data.hpp"
 #include "core/kernels.hpp"
+#include "core/nnls_internal.hpp"
 #include "nnmf/nmf.hpp"
 #include "nnmf/nnls.hpp"
 
 namespace nnmf::detail {
-
-/// NNLS parameters with the defaults of NnlsOptions resolved for rank k.
-template <class T>
-NnlsBatchParams<T> nnls_params(const NnlsOptions& o, index_t k);
 
 /// Repeated batched solves of one shape (k x m) that warm-start from their previous supports.
 template <class T>

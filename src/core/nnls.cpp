@@ -26,15 +26,6 @@ const char* to_string(ColumnStatus s) noexcept {
 
 namespace detail {
 
-template <class T>
-NnlsBatchParams<T> batch_params(const NnlsOptions& o, index_t k) {
-  NnlsBatchParams<T> p{};
-  p.tol_rel = o.tol > 0 ? static_cast<T>(o.tol) : default_tol<T>();
-  p.max_iter = o.max_iter > 0 ? o.max_iter : static_cast<int>(3 * k + 30);
-  p.pivot_eps = pivot_eps<T>(k);
-  return p;
-}
-
 void check_options(const char* who, const NnlsOptions& o, index_t k, index_t m) {
   if (!(o.tol >= 0) || !std::isfinite(o.tol))
     throw InvalidArgument(std::string(who) + ": tol must be finite and >= 0 (0 = default), got " +
@@ -67,7 +58,7 @@ NnlsResult<T> solve_normal(const Context& ctx, MatrixView<const T> G, MatrixView
     }
   }
   const NnlsBatchStats stats =
-      ops::nnls_batch<T>(ctx, G, C, batch_params<T>(opts, k), S.view(), sup.data(), warm, st.data());
+      ops::nnls_batch<T>(ctx, G, C, nnls_params<T>(opts, k), S.view(), sup.data(), warm, st.data());
   S.finish();
   sup.finish();
   st.finish();
@@ -76,7 +67,7 @@ NnlsResult<T> solve_normal(const Context& ctx, MatrixView<const T> G, MatrixView
   if (opts.throw_on_iteration_limit && stats.limited_columns > 0)
     throw Error("nnls: " + std::to_string(stats.limited_columns) + " of " + std::to_string(m) +
                 " columns reached the iteration limit (max_iter = " +
-                std::to_string(batch_params<T>(opts, k).max_iter) + ")");
+                std::to_string(nnls_params<T>(opts, k).max_iter) + ")");
   return r;
 }
 

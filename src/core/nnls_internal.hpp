@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "core/backend_memory.hpp"
+#include "core/kernels.hpp"
+#include "nnmf/nnls.hpp"
 #include "nnmf/matrix.hpp"
 
 namespace nnmf::detail {
@@ -26,6 +28,16 @@ T pivot_eps(index_t k) {
 template <class T>
 T default_ridge() {
   return std::sqrt(std::numeric_limits<T>::epsilon());
+}
+
+/// The batched solver's parameters with the defaults of NnlsOptions resolved for rank k.
+template <class T>
+NnlsBatchParams<T> nnls_params(const NnlsOptions& o, index_t k) {
+  NnlsBatchParams<T> p{};
+  p.tol_rel = o.tol > 0 ? static_cast<T>(o.tol) : default_tol<T>();
+  p.max_iter = o.max_iter > 0 ? o.max_iter : static_cast<int>(3 * k + 30);
+  p.pivot_eps = pivot_eps<T>(k);
+  return p;
 }
 
 /// An output that must end in host memory. On a host context the kernels write straight into

@@ -117,6 +117,19 @@ void transpose(const Context& ctx, MatrixView<const T> A, MatrixView<T> B) {
         for (index_t i = bi; i < std::min(A.rows, bi + bs); ++i) B(j, i) = A(i, j);
 }
 
+/// acc (k) = sum over the entries p of column j of x of values[p] * src[rowind[p] * ld .. + k):
+/// one column of a sparse-times-dense product, gathering contiguous k-vectors.
+template <class T>
+inline void sparse_column_combination(const CscView<T>& x, index_t j, const T* src, index_t ld,
+                                      index_t k, T* acc) {
+  std::fill(acc, acc + k, T(0));
+  for (index_t p = x.colptr[j]; p < x.colptr[j + 1]; ++p) {
+    const T v = x.values[p];
+    const T* a = src + x.rowind[p] * ld;
+    for (index_t q = 0; q < k; ++q) acc[q] += v * a[q];
+  }
+}
+
 template <class T>
 void spmm_tn(const Context& ctx, T alpha, MatrixView<const T> A, const DSparse<T>& X, T beta,
              MatrixView<T> C) {
@@ -132,12 +145,7 @@ void spmm_tn(const Context& ctx, T alpha, MatrixView<const T> A, const DSparse<T
     std::vector<T> acc(static_cast<std::size_t>(k));
 #pragma omp for schedule(static)
     for (index_t j = 0; j < m; ++j) {
-      std::fill(acc.begin(), acc.end(), T(0));
-      for (index_t p = x.colptr[j]; p < x.colptr[j + 1]; ++p) {
-        const T v = x.values[p];
-        const T* a = At.data() + x.rowind[p] * k;
-        for (index_t q = 0; q < k; ++q) acc[q] += v * a[q];
-      }
+      sparse_column_combination(x, j, At.data(), k, k, acc.data());
       for (index_t q = 0; q < k; ++q)
         C(q, j) = alpha * acc[q] + (beta == T(0) ? T(0) : beta * C(q, j));
     }
@@ -199,12 +207,7 @@ void spmm_nt(const Context& ctx, T alpha, const DSparse<T>& X, MatrixView<const 
     std::vector<T> acc(static_cast<std::size_t>(k));
 #pragma omp for schedule(static)
     for (index_t i = 0; i < n; ++i) {
-      std::fill(acc.begin(), acc.end(), T(0));
-      for (index_t p = xr.colptr[i]; p < xr.colptr[i + 1]; ++p) {
-        const T v = xr.values[p];
-        const T* z = Z.data + xr.rowind[p] * Z.ld;
-        for (index_t q = 0; q < k; ++q) acc[q] += v * z[q];
-      }
+      sparse_column_combination(xr, i, Z.data, Z.ld, k, acc.data());
       for (index_t q = 0; q < k; ++q)
         R(i, q) = alpha * acc[q] + (beta == T(0) ? T(0) : beta * R(i, q));
     }
@@ -225,6 +228,18 @@ void csc_transpose(const Context&, CscView<T> X, index_t* rowptr, index_t* colin
       valt[q] = X.values[p];
     }
   }
+}
+
+/// G with leading dimension k, as the column solvers read it: G's own memory when it already
+/// is, else a copy in @p copy.
+template <class T>
+const T* packed_gram(MatrixView<const T> G, std::vector<T>& copy) {
+  const index_t k = G.rows;
+  if (G.ld == k) return G.data;
+  copy.resize(static_cast<std::size_t>(k * k));
+  for (index_t j = 0; j < k; ++j)
+    for (index_t i = 0; i < k; ++i) copy[static_cast<std::size_t>(i + j * k)] = G(i, j);
+  return copy.data();
 }
 
 /// Everything one range of columns of a batched solve reads.
@@ -264,15 +279,8 @@ NnlsBatchStats nnls_batch(const Context& ctx, MatrixView<const T> G, MatrixView<
                           const NnlsBatchParams<T>& prm, MatrixView<T> S, std::uint64_t* support,
                           const std::uint64_t* warm, std::uint8_t* status) {
   const index_t k = G.rows, m = C.cols;
-  // The solver reads G with ld = k.
   std::vector<T> Gc;
-  const T* g = G.data;
-  if (G.ld != k) {
-    Gc.resize(static_cast<std::size_t>(k * k));
-    for (index_t j = 0; j < k; ++j)
-      for (index_t i = 0; i < k; ++i) Gc[static_cast<std::size_t>(i + j * k)] = G(i, j);
-    g = Gc.data();
-  }
+  const T* g = packed_gram(G, Gc);
   // Shared factor of G for the unconstrained probe of cold starts (none if G is singular).
   std::vector<T> Lfull(static_cast<std::size_t>(k * (k + 1) / 2));
   const T* lf = (!warm && chol_full(g, k, Lfull.data(), prm.pivot_eps)) ? Lfull.data() : nullptr;
@@ -301,13 +309,7 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
                      std::uint8_t* status) {
   const index_t k = G.rows, m = D.cols, wpc = (k + 63) / 64;
   std::vector<T> Gc;
-  const T* g = G.data;
-  if (G.ld != k) {
-    Gc.resize(static_cast<std::size_t>(k * k));
-    for (index_t j = 0; j < k; ++j)
-      for (index_t i = 0; i < k; ++i) Gc[static_cast<std::size_t>(i + j * k)] = G(i, j);
-    g = Gc.data();
-  }
+  const T* g = packed_gram(G, Gc);
   index_t regularized = 0;
   const int nt = (m * k * k > kParallelWork) ? ctx.threads() : 1;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : regularized)
