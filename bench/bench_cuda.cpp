@@ -105,6 +105,21 @@ void report(benchmark::State& state, double seconds, double flops_per_iter, inde
   state.counters["GFLOP/s"] = flops_per_iter * iters / seconds * 1e-9;
 }
 
+/// Times run() once per benchmark iteration (CUDA events on a device, a host clock otherwise)
+/// and reports the rates.
+template <class F>
+void time_iterations(benchmark::State& state, const Context& ctx, F&& run, double flops_per_iter,
+                     index_t cols_per_iter) {
+  Stopwatch sw(ctx);
+  double total = 0;
+  for (auto _ : state) {
+    const double s = sw.time(run);
+    state.SetIterationTime(s);
+    total += s;
+  }
+  report(state, total, flops_per_iter, cols_per_iter);
+}
+
 double dense_product_flops(index_t n, index_t m, index_t k) {
   return 2.0 * n * k * m + double(n) * k * (k + 1);
 }
@@ -210,14 +225,7 @@ void BM_CudaDense_Products(benchmark::State& state) {
     ops::gram<T>(ctx, A.view(), G.view());
   };
   run();  // warm-up: library initialisation, first-call costs
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time(run);
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, dense_product_flops(kN, kM, k), kM);
+  time_iterations(state, ctx, run, dense_product_flops(kN, kM, k), kM);
 }
 
 template <class T>
@@ -231,14 +239,7 @@ void BM_CudaDense_Solve(benchmark::State& state) {
   ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), A.view(), X.view(), T(0), f.C.view());
   ops::gram<T>(ctx, A.view(), f.G.view());
   detail::NnlsBatchStats st = f.solve(ctx);
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time([&] { st = f.solve(ctx); });
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, dense_product_flops(kN, kM, k), kM);
+  time_iterations(state, ctx, [&] { st = f.solve(ctx); }, dense_product_flops(kN, kM, k), kM);
   state.counters["iter/col"] = double(st.iterations) / double(kM);
 }
 
@@ -256,14 +257,7 @@ void BM_CudaDense_Forward(benchmark::State& state) {
     f.solve(ctx);
   };
   run();
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time(run);
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, dense_product_flops(kN, kM, k), kM);
+  time_iterations(state, ctx, run, dense_product_flops(kN, kM, k), kM);
 }
 
 template <class T>
@@ -290,14 +284,7 @@ void BM_CudaDense_Backward(benchmark::State& state) {
   Xop.dense = X.view();
   auto run = [&] { backward_da<T>(ctx, A.view(), Xop, f, W.view(), Z, M, dA); };
   run();
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time(run);
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, dense_product_flops(kN, kM, k), kM);
+  time_iterations(state, ctx, run, dense_product_flops(kN, kM, k), kM);
 }
 
 /// The host backend on the first kHostM columns (rates per column, comparable with the
@@ -308,17 +295,10 @@ void BM_HostDense_Forward(benchmark::State& state) {
   const Context ctx = Context::host();
   const auto& X = dense_host_block<T>();
   const auto A = uniform<T>(kN, k, 1000 + k);
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time([&] {
+  time_iterations(state, ctx, [&] {
       auto r = nnls<T>(ctx, A.view(), X.view());
       benchmark::DoNotOptimize(r.S.data());
-    });
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, dense_product_flops(kN, kHostM, k), kHostM);
+    }, dense_product_flops(kN, kHostM, k), kHostM);
 }
 
 template <class T>
@@ -331,17 +311,10 @@ void BM_HostDense_Backward(benchmark::State& state) {
   const auto W = uniform<T>(k, kHostM, 5);
   BackwardOptions bo;
   bo.compute_dX = false;
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time([&] {
+  time_iterations(state, ctx, [&] {
       auto g = nnls_backward<T>(ctx, A.view(), X.view(), r.S.view(), r.support, W.view(), bo);
       benchmark::DoNotOptimize(g.dA.data());
-    });
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, dense_product_flops(kN, kHostM, k), kHostM);
+    }, dense_product_flops(kN, kHostM, k), kHostM);
 }
 
 // ---- the full 20 Newsgroups tf-idf matrix -------------------------------------------------------
@@ -393,14 +366,7 @@ void BM_CudaNews_Products(benchmark::State& state) {
     ops::gram<T>(ctx, A.view(), G.view());
   };
   run();
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time(run);
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, sparse_product_flops(n, sp.nnz(), k), m);
+  time_iterations(state, ctx, run, sparse_product_flops(n, sp.nnz(), k), m);
 }
 
 template <class T>
@@ -422,14 +388,7 @@ void BM_CudaNews_Forward(benchmark::State& state) {
     st = f.solve(ctx);
   };
   run();
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time(run);
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, sparse_product_flops(n, sp.nnz(), k), m);
+  time_iterations(state, ctx, run, sparse_product_flops(n, sp.nnz(), k), m);
   state.counters["iter/col"] = double(st.iterations) / double(m);
 }
 
@@ -452,14 +411,7 @@ void BM_CudaNews_Backward(benchmark::State& state) {
   DMatrix<T> Z(ctx, k, m), M(ctx, k, k), dA(ctx, n, k);
   auto run = [&] { backward_da<T>(ctx, A.view(), Xop, f, W.view(), Z, M, dA); };
   run();
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time(run);
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, sparse_product_flops(n, sp.nnz(), k), m);
+  time_iterations(state, ctx, run, sparse_product_flops(n, sp.nnz(), k), m);
 }
 
 /// The public entry point on a CUDA context: uploads A and X, solves, downloads S.
@@ -475,14 +427,7 @@ void BM_CudaNews_EndToEnd(benchmark::State& state) {
     benchmark::DoNotOptimize(r.S.data());
   };
   once();
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time(once);
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, sparse_product_flops(X.rows(), X.nnz(), k), X.cols());
+  time_iterations(state, ctx, once, sparse_product_flops(X.rows(), X.nnz(), k), X.cols());
 }
 
 template <class T>
@@ -492,17 +437,10 @@ void BM_HostNews_Forward(benchmark::State& state) {
   const index_t k = state.range(0);
   const auto& X = *news<T>();
   const auto A = uniform<T>(X.rows(), k, 11);
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time([&] {
+  time_iterations(state, ctx, [&] {
       auto r = nnls<T>(ctx, A.view(), X);
       benchmark::DoNotOptimize(r.S.data());
-    });
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, sparse_product_flops(X.rows(), X.nnz(), k), X.cols());
+    }, sparse_product_flops(X.rows(), X.nnz(), k), X.cols());
 }
 
 template <class T>
@@ -516,17 +454,10 @@ void BM_HostNews_Backward(benchmark::State& state) {
   const auto W = uniform<T>(k, X.cols(), 5);
   BackwardOptions bo;
   bo.compute_dX = false;
-  Stopwatch sw(ctx);
-  double total = 0;
-  for (auto _ : state) {
-    const double s = sw.time([&] {
+  time_iterations(state, ctx, [&] {
       auto g = nnls_backward<T>(ctx, A.view(), X, r.S.view(), r.support, W.view(), bo);
       benchmark::DoNotOptimize(g.dA.data());
-    });
-    state.SetIterationTime(s);
-    total += s;
-  }
-  report(state, total, sparse_product_flops(X.rows(), X.nnz(), k), X.cols());
+    }, sparse_product_flops(X.rows(), X.nnz(), k), X.cols());
 }
 
 }  // namespace
