@@ -126,6 +126,18 @@ TEST_F(Cli, SemiSupervisedFitAndModelCommands) {
   EXPECT_EQ(topics["layers"][1]["hierarchy"].size(), 4u);
 }
 
+TEST_F(Cli, InitFromADirectoryOfFactors) {
+  ASSERT_EQ(run("fit " + syn_ + "X.mtx --ranks 9,4 --epochs 20 -q -o " + p("first")).status, 0);
+  const CliRun r = run("fit " + syn_ + "X.mtx --ranks 9,4 --init dir --init-dir " + p("first") +
+                       " --epochs 0 -q -o " + p("second"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* f : {"A0.mtx", "A1.mtx"})
+    EXPECT_EQ(io::read_dense<double>(p("first/") + f).storage(), io::read_dense<double>(p("second/") + f).storage());
+  const CliRun bad = run("fit " + syn_ + "X.mtx --ranks 9,3 --init dir --init-dir " + p("first") + " -q -o " + p("third"));
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("A1"), std::string::npos) << bad.output;
+}
+
 TEST_F(Cli, ErrorsAreOneLineWithNonZeroExitAndLeaveNoOutputs) {
   struct Case {
     std::string args, expect;

@@ -131,6 +131,50 @@ TEST(Model, EveryOptimizerDecreasesTheLoss) {
   }
 }
 
+TEST(Model, CrossEntropyWithTrainedClassifierLearnsTheLabels) {
+  const auto& d = synthetic();
+  FitOptions o;
+  o.ranks = {9, 4};
+  o.epochs = 60;
+  Supervision s;
+  s.labels = d.y[1];
+  s.known = d.known40;
+  s.loss = SupervisionLoss::cross_entropy;
+  s.classifier = ClassifierMode::trained;
+  o.supervision = s;
+  const auto m = NeuralNmf<double>::fit(Context::host(2), d.X.view(), o);
+  ASSERT_EQ(m.classifier().rows(), 4);
+  ASSERT_EQ(m.classifier().cols(), 4);
+  EXPECT_LT(m.history().back().supervision, m.history().front().supervision);
+  // The trained classifier itself predicts the unlabelled columns.
+  const auto S = m.transform(Context::host(2), d.X.view());
+  Matrix<double> P(4, 90);
+  for (index_t j = 0; j < 90; ++j)
+    for (index_t c = 0; c < 4; ++c)
+      for (index_t q = 0; q < 4; ++q) P(c, j) += m.classifier()(c, q) * S[1](q, j);
+  const auto pred = argmax_columns<double>(P.view());
+  int right = 0, unknown = 0;
+  for (index_t j = 0; j < 90; ++j)
+    if (!d.known40[static_cast<std::size_t>(j)]) {
+      ++unknown;
+      right += pred[static_cast<std::size_t>(j)] == d.y[1][static_cast<std::size_t>(j)];
+    }
+  EXPECT_GE(double(right) / unknown, 0.95);
+}
+
+TEST(Model, GivenFactorsAndZeroEpochsReturnThemUnchanged) {
+  const auto& d = synthetic();
+  FitOptions o;
+  o.ranks = {9, 4};
+  o.epochs = 0;
+  o.init = Init::given;
+  o.initial_factors = {random_matrix<double>(87, 9, 11), random_matrix<double>(9, 4, 12)};
+  const auto m = NeuralNmf<double>::fit(Context::host(1), d.X.view(), o);
+  EXPECT_TRUE(m.history().empty());
+  EXPECT_EQ(m.factors()[0].storage(), o.initial_factors[0].storage());
+  EXPECT_EQ(m.factors()[1].storage(), o.initial_factors[1].storage());
+}
+
 TEST(Model, FloatPrecisionFits) {
   const auto& d = synthetic();
   Matrix<float> Xf(d.X.rows(), d.X.cols());

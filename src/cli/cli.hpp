@@ -32,7 +32,7 @@ struct FitRequest {
   std::optional<Supervision> supervision;  ///< from --labels / --known
   FitOptions neural;                       ///< Neural NMF options built from the flags
   std::uint64_t seed = 0;
-  int iterations = 0;  ///< --epochs / --iterations (0 = the method's default)
+  int iterations = -1;  ///< --epochs (-1 = the method's default; 0 = no training epochs)
   /// Method-specific settings given as --set key=value.
   std::map<std::string, std::string> settings;
   /// Progress callback (epoch or iteration, total, loss); may be empty.

@@ -117,7 +117,7 @@ struct FitArgs {
   std::string scaling = "sum", supervision = "l2", classifier = "closed", optimizer = "line-search";
   std::string init = "nmf", init_dir, mask;
   std::uint64_t seed = 0;
-  int epochs = 0;
+  int epochs = -1;
   double energy_weight = -1, recon_weight = -1, lambda = 1, lr = 0, lr_decay = 1, rel_tol = 1e-7;
   int decay_every = 1, patience = 5, init_iterations = 300, init_restarts = 4, classes = 0;
   std::vector<std::string> set;
@@ -543,7 +543,7 @@ int main(int argc, char** argv) {
   fit_cmd->add_option("--known", fa.known, "0/1 per column: which labels the model may use")->check(CLI::ExistingFile);
   fit_cmd->add_option("--eval-labels", fa.eval_labels, "labels to score each layer with (one file, or one per layer, comma-separated)");
   fit_cmd->add_option("--seed", fa.seed, "random seed")->capture_default_str();
-  fit_cmd->add_option("--epochs", fa.epochs, "epochs (Neural NMF) or iterations (baselines); 0 = default");
+  fit_cmd->add_option("--epochs", fa.epochs, "epochs (Neural NMF) or iterations (baselines); default: the method's");
   fit_cmd->add_option("--loss", fa.loss, "reconstruction, energy or both")->capture_default_str();
   fit_cmd->add_option("--recon-weight", fa.recon_weight, "weight of the reconstruction term");
   fit_cmd->add_option("--energy-weight", fa.energy_weight, "weight of the energy term");

@@ -11,7 +11,7 @@ FitOutcome<T> fit_neural(const FitRequest<T>& req) {
   o.ranks = req.ranks;
   o.seed = req.seed;
   o.supervision = req.supervision;
-  if (req.iterations > 0) o.epochs = req.iterations;
+  if (req.iterations >= 0) o.epochs = req.iterations;
   if (req.progress) {
     const int total = o.epochs;
     o.on_epoch = [&req, total](const EpochRecord& r) { req.progress(r.epoch, total, r.loss); };
