@@ -99,8 +99,13 @@ struct FitOptions {
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
 
   Init init = Init::nmf;
-  /// Init::nmf: alternating-NNLS iterations per layer; the first min(30, this) are spent on
-  /// each of init_restarts starts (NNDSVD, then seeded random ones), the rest on the best.
+  /// Init::nmf, built layer by layer. Layer 0: init_restarts starts (NNDSVD, then seeded
+  /// random ones) get min(30, init_iterations) alternating-NNLS iterations each; the one with
+  /// the smallest training loss restricted to layer 0 gets the remaining iterations.
+  /// Layer l >= 1: 8 x init_restarts NMF starts of S(l-1) are scored the same way on layers
+  /// 0..l; the best two and a start that groups the topics of A(0)..A(l-1) by average-linkage
+  /// clustering are each trained min(epochs, 20) epochs as the network A(0)..A(l), and the
+  /// network with the smallest loss is kept (its earlier layers included).
   int init_iterations = 300;
   int init_restarts = 4;
   std::vector<Matrix<double>> initial_factors;  ///< Init::given: A(0..L)

@@ -154,15 +154,9 @@ std::unique_ptr<SupervisionData<T>> make_supervision(const Context& ctx, const S
 }
 
 template <class T>
-double norm_of(const Context& ctx, const DMatrix<T>& A) {
-  return std::sqrt(ops::sqnorm<T>(ctx, A.view()));
-}
-
-template <class T>
 NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const FitOptions& opts,
                           NeuralNmf<T> (*make)(std::vector<Matrix<T>>, Matrix<T>, std::vector<EpochRecord>)) {
-  using clock = std::chrono::steady_clock;
-  const index_t L = static_cast<index_t>(opts.ranks.size()), m = X.cols();
+  const index_t m = X.cols();
   std::unique_ptr<SupervisionData<T>> sup;
   if (opts.supervision) sup = make_supervision<T>(ctx, *opts.supervision, m);
   DMatrix<T> mask;
@@ -171,131 +165,21 @@ NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const Fi
     for (index_t q = 0; q < h.size(); ++q) h.data()[q] = opts.data_mask[static_cast<std::size_t>(q)] ? T(1) : T(0);
     mask = DMatrix<T>::upload(ctx, h.view());
   }
-  Trainer<T> tr(ctx, X, opts.ranks, opts, sup.get(), mask.size() ? &mask : nullptr);
+  const DMatrix<T>* maskp = mask.size() ? &mask : nullptr;
+  Trainer<T> tr(ctx, X, opts.ranks, opts, sup.get(), maskp);
 
-  std::vector<DMatrix<T>> A = initial_factors<T>(ctx, X, opts), dA, Atrial;
-  for (const auto& a : A) {
-    dA.push_back(DMatrix<T>(ctx, a.rows(), a.cols()));
-    Atrial.push_back(DMatrix<T>(ctx, a.rows(), a.cols()));
-  }
+  std::vector<DMatrix<T>> A = initial_factors<T>(ctx, X, opts, sup.get(), maskp);
   const bool trained_B = sup && sup->mode == ClassifierMode::trained;
-  State<T> cur = tr.make_state(), trial = tr.make_state();
-  DMatrix<T> B, dB, Btrial, Bm1, Bm2;
+  State<T> cur = tr.make_state();
+  DMatrix<T> B;
   if (trained_B) {
     // Start the trained classifier at the closed-form optimum of the initial factors.
     sup->mode = ClassifierMode::closed_form;
     tr.evaluate(A, nullptr, cur, nullptr);
     sup->mode = ClassifierMode::trained;
     B = clone<T>(ctx, cur.B.view());
-    dB = DMatrix<T>(ctx, B.rows(), B.cols());
-    Btrial = DMatrix<T>(ctx, B.rows(), B.cols());
   }
-  const DMatrix<T>* Bp = trained_B ? &B : nullptr;
-  tr.evaluate(A, Bp, cur, nullptr);
-
-  std::vector<EpochRecord> history;
-  const double lr0 = opts.learning_rate > 0 ? opts.learning_rate : 1.0;
-  double lr = lr0;
-  double lrB = opts.classifier_lr > 0 ? opts.classifier_lr : lr0;
-  double eta = 0.1;  // line search: relative step
-  std::vector<DMatrix<T>> m1, m2;
-  if (opts.optimizer == Optimizer::adam)
-    for (const auto& a : A) {
-      m1.push_back(DMatrix<T>::zeros(ctx, a.rows(), a.cols()));
-      m2.push_back(DMatrix<T>::zeros(ctx, a.rows(), a.cols()));
-    }
-  int stall = 0;
-  for (int epoch = 1; epoch <= opts.epochs; ++epoch) {
-    const auto t0 = clock::now();
-    const double before = cur.total;
-    tr.gradient(A, cur, dA, trained_B ? &dB : nullptr);
-    EpochRecord rec;
-    rec.epoch = epoch;
-    index_t nnls_iters = 0;
-    bool stop = false;
-    if (opts.optimizer == Optimizer::line_search) {
-      // Direction d(l) = (||A(l)|| / ||g(l)||) g(l): a relative step eta changes each factor
-      // by about eta of its norm, whatever the loss scaling. Armijo on the projected path.
-      std::vector<T> scale(static_cast<std::size_t>(L), T(0));
-      for (index_t l = 0; l < L; ++l) {
-        const double gn = norm_of(ctx, dA[static_cast<std::size_t>(l)]);
-        const double an = norm_of(ctx, A[static_cast<std::size_t>(l)]);
-        scale[static_cast<std::size_t>(l)] = gn > 0 ? static_cast<T>((an > 0 ? an : 1.0) / gn) : T(0);
-      }
-      T scaleB = 0;
-      if (trained_B) {
-        const double gn = norm_of(ctx, dB), bn = norm_of(ctx, B);
-        scaleB = gn > 0 ? static_cast<T>((bn > 0 ? bn : 1.0) / gn) : T(0);
-      }
-      bool accepted = false;
-      for (int trialno = 1; trialno <= 40; ++trialno) {
-        rec.line_search_trials = trialno;
-        double decrease = 0;
-        for (index_t l = 0; l < L; ++l) {
-          const std::size_t u = static_cast<std::size_t>(l);
-          ops::projected_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(),
-                                 static_cast<T>(eta) * scale[u], Atrial[u].data());
-          decrease += ops::dot<T>(ctx, dA[u].view(), A[u].view()) -
-                      ops::dot<T>(ctx, dA[u].view(), Atrial[u].view());
-        }
-        if (trained_B) {
-          ops::copy<T>(ctx, B.view(), Btrial.view());
-          ops::axpy<T>(ctx, -static_cast<T>(eta) * scaleB, dB.view(), Btrial.view());
-          decrease += eta * double(scaleB) * ops::sqnorm<T>(ctx, dB.view());
-        }
-        if (!(decrease > 0)) break;  // projected gradient is zero: stationary
-        tr.evaluate(Atrial, trained_B ? &Btrial : nullptr, trial, &cur);
-        nnls_iters += trial.nnls_iterations;
-        if (trial.total <= cur.total - 1e-4 * decrease) {
-          accepted = true;
-          break;
-        }
-        eta *= 0.5;
-        if (eta < 1e-14) break;
-      }
-      rec.step = eta;
-      if (accepted) {
-        std::swap(A, Atrial);
-        std::swap(cur, trial);
-        if (trained_B) std::swap(B, Btrial);
-        eta = std::min(1.0, eta * 1.5);
-      } else {
-        stop = true;  // no descent along the projected gradient: a stationary point
-      }
-    } else {
-      for (index_t l = 0; l < L; ++l) {
-        const std::size_t u = static_cast<std::size_t>(l);
-        if (opts.optimizer == Optimizer::gd)
-          ops::projected_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), static_cast<T>(lr),
-                                 A[u].data());
-        else
-          ops::adam_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), m1[u].data(), m2[u].data(),
-                            static_cast<T>(lr), static_cast<T>(opts.adam_beta1),
-                            static_cast<T>(opts.adam_beta2), static_cast<T>(opts.adam_eps), epoch);
-      }
-      if (trained_B) ops::axpy<T>(ctx, -static_cast<T>(lrB), dB.view(), B.view());
-      rec.step = lr;
-      tr.evaluate(A, Bp, cur, &cur);
-      nnls_iters += cur.nnls_iterations;
-      if (epoch % opts.decay_every == 0) {
-        lr *= opts.lr_decay;
-        lrB *= opts.lr_decay;
-      }
-    }
-    Bp = trained_B ? &B : nullptr;
-    rec.loss = cur.total;
-    rec.reconstruction = cur.rec;
-    rec.energy = cur.energy;
-    rec.supervision = cur.sup;
-    rec.nnls_iterations = nnls_iters;
-    rec.seconds = std::chrono::duration<double>(clock::now() - t0).count();
-    history.push_back(rec);
-    if (opts.on_epoch) opts.on_epoch(rec);
-    if (stop) break;
-    const double rel = (before - cur.total) / std::max(std::abs(before), 1e-300);
-    stall = rel < opts.rel_tol ? stall + 1 : 0;
-    if (opts.patience > 0 && stall >= opts.patience) break;
-  }
+  std::vector<EpochRecord> history = optimize<T>(tr, A, trained_B ? &B : nullptr, opts, opts.epochs, cur);
   std::vector<Matrix<T>> Ah;
   for (const auto& a : A) Ah.push_back(a.download());
   Matrix<T> Bh;

@@ -3,6 +3,7 @@
 #include "core/trainer.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -287,9 +288,192 @@ void Trainer<T>::gradient(const std::vector<DMatrix<T>>& A, const State<T>& st,
 }
 
 template <class T>
+std::vector<EpochRecord> optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B,
+                                  const FitOptions& opts, int epochs, State<T>& cur) {
+  using clock = std::chrono::steady_clock;
+  const Context& ctx = tr.context();
+  const index_t L = static_cast<index_t>(A.size());
+  const bool trained_B = B != nullptr;
+  auto norm_of = [&](const DMatrix<T>& M) { return std::sqrt(ops::sqnorm<T>(ctx, M.view())); };
+  std::vector<DMatrix<T>> dA, Atrial;
+  for (const auto& a : A) {
+    dA.push_back(DMatrix<T>(ctx, a.rows(), a.cols()));
+    Atrial.push_back(DMatrix<T>(ctx, a.rows(), a.cols()));
+  }
+  DMatrix<T> dB, Btrial;
+  if (trained_B) {
+    dB = DMatrix<T>(ctx, B->rows(), B->cols());
+    Btrial = DMatrix<T>(ctx, B->rows(), B->cols());
+  }
+  State<T> trial = tr.make_state();
+  tr.evaluate(A, B, cur, nullptr);
+
+  std::vector<EpochRecord> history;
+  const double lr0 = opts.learning_rate > 0 ? opts.learning_rate : 1.0;
+  double lr = lr0;
+  double lrB = opts.classifier_lr > 0 ? opts.classifier_lr : lr0;
+  double eta = 0.1;  // line search: relative step
+  std::vector<DMatrix<T>> m1, m2;
+  if (opts.optimizer == Optimizer::adam)
+    for (const auto& a : A) {
+      m1.push_back(DMatrix<T>::zeros(ctx, a.rows(), a.cols()));
+      m2.push_back(DMatrix<T>::zeros(ctx, a.rows(), a.cols()));
+    }
+  int stall = 0;
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
+    const auto t0 = clock::now();
+    const double before = cur.total;
+    tr.gradient(A, cur, dA, trained_B ? &dB : nullptr);
+    EpochRecord rec;
+    rec.epoch = epoch;
+    index_t nnls_iters = 0;
+    bool stop = false;
+    if (opts.optimizer == Optimizer::line_search) {
+      // Direction d(l) = (||A(l)|| / ||g(l)||) g(l): a relative step eta changes each factor
+      // by about eta of its norm, whatever the loss scaling. Armijo on the projected path.
+      std::vector<T> scale(static_cast<std::size_t>(L), T(0));
+      for (index_t l = 0; l < L; ++l) {
+        const double gn = norm_of(dA[static_cast<std::size_t>(l)]);
+        const double an = norm_of(A[static_cast<std::size_t>(l)]);
+        scale[static_cast<std::size_t>(l)] = gn > 0 ? static_cast<T>((an > 0 ? an : 1.0) / gn) : T(0);
+      }
+      T scaleB = 0;
+      if (trained_B) {
+        const double gn = norm_of(dB), bn = norm_of(*B);
+        scaleB = gn > 0 ? static_cast<T>((bn > 0 ? bn : 1.0) / gn) : T(0);
+      }
+      bool accepted = false;
+      for (int trialno = 1; trialno <= 40; ++trialno) {
+        rec.line_search_trials = trialno;
+        double decrease = 0;
+        for (index_t l = 0; l < L; ++l) {
+          const std::size_t u = static_cast<std::size_t>(l);
+          ops::projected_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(),
+                                 static_cast<T>(eta) * scale[u], Atrial[u].data());
+          decrease += ops::dot<T>(ctx, dA[u].view(), A[u].view()) -
+                      ops::dot<T>(ctx, dA[u].view(), Atrial[u].view());
+        }
+        if (trained_B) {
+          ops::copy<T>(ctx, B->view(), Btrial.view());
+          ops::axpy<T>(ctx, -static_cast<T>(eta) * scaleB, dB.view(), Btrial.view());
+          decrease += eta * double(scaleB) * ops::sqnorm<T>(ctx, dB.view());
+        }
+        if (!(decrease > 0)) break;  // projected gradient is zero: stationary
+        tr.evaluate(Atrial, trained_B ? &Btrial : nullptr, trial, &cur);
+        nnls_iters += trial.nnls_iterations;
+        if (trial.total <= cur.total - 1e-4 * decrease) {
+          accepted = true;
+          break;
+        }
+        eta *= 0.5;
+        if (eta < 1e-14) break;
+      }
+      rec.step = eta;
+      if (accepted) {
+        std::swap(A, Atrial);
+        std::swap(cur, trial);
+        if (trained_B) std::swap(*B, Btrial);
+        eta = std::min(1.0, eta * 1.5);
+      } else {
+        stop = true;  // no descent along the projected gradient: a stationary point
+      }
+    } else {
+      for (index_t l = 0; l < L; ++l) {
+        const std::size_t u = static_cast<std::size_t>(l);
+        if (opts.optimizer == Optimizer::gd)
+          ops::projected_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), static_cast<T>(lr),
+                                 A[u].data());
+        else
+          ops::adam_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), m1[u].data(), m2[u].data(),
+                            static_cast<T>(lr), static_cast<T>(opts.adam_beta1),
+                            static_cast<T>(opts.adam_beta2), static_cast<T>(opts.adam_eps), epoch);
+      }
+      if (trained_B) ops::axpy<T>(ctx, -static_cast<T>(lrB), dB.view(), B->view());
+      rec.step = lr;
+      tr.evaluate(A, B, cur, &cur);
+      nnls_iters += cur.nnls_iterations;
+      if (epoch % opts.decay_every == 0) {
+        lr *= opts.lr_decay;
+        lrB *= opts.lr_decay;
+      }
+    }
+    rec.loss = cur.total;
+    rec.reconstruction = cur.rec;
+    rec.energy = cur.energy;
+    rec.supervision = cur.sup;
+    rec.nnls_iterations = nnls_iters;
+    rec.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    history.push_back(rec);
+    if (opts.on_epoch) opts.on_epoch(rec);
+    if (stop) break;
+    const double rel = (before - cur.total) / std::max(std::abs(before), 1e-300);
+    stall = rel < opts.rel_tol ? stall + 1 : 0;
+    if (opts.patience > 0 && stall >= opts.patience) break;
+  }
+  return history;
+}
+
+namespace {
+
+/// A start for A(l), l >= 1, that groups the k(l-1) topics of the layer above by the
+/// similarity of their feature profiles (the columns of P = A(0) .. A(l-1), @p above):
+/// topics that share features belong under one parent. Average-linkage agglomerative
+/// clustering of the cosine similarities into k groups; A(l)(i, c) = 1 when topic i is in
+/// group c, else 0.01 (so that the alternating NNLS that follows can still move).
+/// P = A(0) A(1) ... A(last), N x k(last).
+template <class T>
+DMatrix<T> chain_product(const Context& ctx, const std::vector<DMatrix<T>>& A) {
+  DMatrix<T> P = clone<T>(ctx, A[0].view());
+  for (std::size_t q = 1; q < A.size(); ++q) {
+    DMatrix<T> N(ctx, P.rows(), A[q].cols());
+    ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), P.view(), A[q].view(), T(0), N.view());
+    P = std::move(N);
+  }
+  return P;
+}
+
+template <class T>
+DMatrix<T> topic_grouping_start(const Context& ctx, const std::vector<DMatrix<T>>& above,
+                                index_t k) {
+  const DMatrix<T> P = chain_product<T>(ctx, above);
+  const index_t kp = P.cols();
+  DMatrix<T> Gd(ctx, kp, kp);
+  ops::gram<T>(ctx, P.view(), Gd.view());
+  const Matrix<T> G = Gd.download();
+  std::vector<std::vector<index_t>> groups;
+  for (index_t i = 0; i < kp; ++i) groups.push_back({i});
+  auto norm = [&](index_t i) { return std::sqrt(std::max(double(G(i, i)), 1e-300)); };
+  while (static_cast<index_t>(groups.size()) > k) {
+    std::size_t ba = 0, bb = 1;
+    double best = -std::numeric_limits<double>::infinity();
+    for (std::size_t a = 0; a < groups.size(); ++a)
+      for (std::size_t b = a + 1; b < groups.size(); ++b) {
+        double s = 0;
+        for (index_t i : groups[a])
+          for (index_t j : groups[b]) s += double(G(i, j)) / (norm(i) * norm(j));
+        s /= double(groups[a].size() * groups[b].size());
+        if (s > best) {
+          best = s;
+          ba = a;
+          bb = b;
+        }
+      }
+    groups[ba].insert(groups[ba].end(), groups[bb].begin(), groups[bb].end());
+    groups.erase(groups.begin() + static_cast<std::ptrdiff_t>(bb));
+  }
+  Matrix<T> W(kp, k, T(0.01));
+  for (std::size_t c = 0; c < groups.size(); ++c)
+    for (index_t i : groups[c]) W(i, static_cast<index_t>(c)) = T(1);
+  return DMatrix<T>::upload(ctx, W.view());
+}
+
+}  // namespace
+
+template <class T>
 std::vector<DMatrix<T>> initial_factors(const Context& ctx, const PreparedData<T>& X,
-                                        const FitOptions& opts) {
-  const index_t L = static_cast<index_t>(opts.ranks.size());
+                                        const FitOptions& opts, SupervisionData<T>* sup,
+                                        const DMatrix<T>* data_mask) {
+  const index_t L = static_cast<index_t>(opts.ranks.size()), m = X.cols();
   std::vector<DMatrix<T>> A;
   if (opts.init == Init::given) {
     for (const auto& Ad : opts.initial_factors) {
@@ -299,55 +483,98 @@ std::vector<DMatrix<T>> initial_factors(const Context& ctx, const PreparedData<T
     }
     return A;
   }
-  // Layer by layer: factor S(l-1) (X for l = 0), then S(l) = q(A(l), S(l-1)).
+  // Layer by layer: factor S(l-1) (X for l = 0), then S(l) = q(A(l), S(l-1)) through the
+  // network A(0) .. A(l) built so far.
   const PreparedData<T>* input = &X;
   std::unique_ptr<PreparedData<T>> layer_data;
-  DMatrix<T> S_prev, P_prev;  // S(l-1) and A(0) .. A(l-1)
+  DMatrix<T> S_prev;
   Rng rng(opts.seed);
   for (index_t l = 0; l < L; ++l) {
     const index_t k = opts.ranks[static_cast<std::size_t>(l)];
+    // The fit's own loss restricted to layers 0..l (the supervision only at the last layer,
+    // scored with the optimal classifier), to choose between starts.
+    FitOptions partial = opts;
+    partial.ranks.resize(static_cast<std::size_t>(l + 1));
+    partial.on_epoch = nullptr;
+    partial.optimizer = Optimizer::line_search;
+    partial.patience = 0;
+    const bool last = l + 1 == L;
+    if (!last) partial.supervision.reset();
+    SupervisionData<T>* psup = last ? sup : nullptr;
+    const ClassifierMode mode = psup ? psup->mode : ClassifierMode::closed_form;
+    if (psup) psup->mode = ClassifierMode::closed_form;
+    Trainer<T> scorer(ctx, X, partial.ranks, partial, psup, data_mask);
+    State<T> scored = scorer.make_state();
+
     if (opts.init == Init::nmf) {
-      // Several short alternating-NNLS runs, from NNDSVD and from seeded random starts; the
-      // best one is run on. NMF has poor local minima (merged blocks) that any single start
-      // may fall into and that gradient steps on the factors leave only slowly.
+      // Several short alternating-NNLS runs of NMF(S(l-1), k), from NNDSVD and from seeded
+      // random starts. NMF has poor local minima (merged blocks, wrong groupings of the topics
+      // above) that any single start may fall into and that gradient steps on the factors
+      // leave only slowly. On the first layer the start whose network has the smallest loss
+      // is run on. Deeper layers factor the small S(l-1), get eight times the starts, plus one
+      // that groups the topics above by the similarity of their feature profiles; the NMF
+      // objective of S(l-1) does not tell groupings apart well, so the best two NMF starts and
+      // the grouping start are each trained briefly as part of the network A(0) .. A(l) and
+      // the network with the smallest loss is kept.
       NmfOptions no;
       no.algorithm = NmfAlgorithm::anls;
       no.max_iter = std::min(opts.init_iterations, 30);
       no.rel_tol = 0;
       no.nnls = opts.nnls;
-      NmfState<T> best;
-      double best_obj = std::numeric_limits<double>::infinity();
-      for (int r = 0; r < std::max(1, opts.init_restarts); ++r) {
+      const int starts = std::max(1, opts.init_restarts) * (l == 0 ? 1 : 8);
+      std::vector<std::pair<double, DMatrix<T>>> kept;  // (loss, W), best first, at most 2
+      for (int r = 0; r < starts; ++r) {
         no.seed = opts.seed * 1000003ull + 7919ull * static_cast<std::uint64_t>(l) +
                   static_cast<std::uint64_t>(r);
         no.init = r == 0 ? NmfInit::nndsvd : NmfInit::random;
         NmfState<T> st = nmf_on_backend<T>(ctx, *input, k, no, nullptr);
-        if (st.objective.back() < best_obj) {
-          best_obj = st.objective.back();
-          best = std::move(st);
-        }
+        A.push_back(std::move(st.W));
+        scorer.evaluate(A, nullptr, scored, nullptr);
+        DMatrix<T> W = std::move(A.back());
+        A.pop_back();
+        kept.emplace_back(scored.total, std::move(W));
+        std::stable_sort(kept.begin(), kept.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        if (kept.size() > 2) kept.pop_back();
       }
-      no.max_iter = opts.init_iterations - no.max_iter;
-      no.rel_tol = 1e-8;
-      if (no.max_iter > 0) best = nmf_on_backend<T>(ctx, *input, k, no, &best.W);
-      A.push_back(std::move(best.W));
+      const int short_epochs = std::min(opts.epochs, 20);
+      if (l > 0 && starts > 1 && short_epochs > 0) {
+        std::vector<DMatrix<T>> candidates;
+        candidates.push_back(topic_grouping_start<T>(ctx, A, k));
+        for (auto& c : kept) candidates.push_back(std::move(c.second));
+        double best_loss = std::numeric_limits<double>::infinity();
+        std::vector<DMatrix<T>> best;
+        for (auto& c : candidates) {
+          std::vector<DMatrix<T>> net;
+          for (const auto& a : A) net.push_back(clone<T>(ctx, a.view()));
+          net.push_back(std::move(c));
+          optimize<T>(scorer, net, nullptr, partial, short_epochs, scored);
+          if (scored.total < best_loss) {
+            best_loss = scored.total;
+            best = std::move(net);
+          }
+        }
+        A = std::move(best);
+      } else {
+        DMatrix<T> W = std::move(kept.front().second);
+        no.max_iter = opts.init_iterations - no.max_iter;
+        no.rel_tol = 1e-8;
+        if (no.max_iter > 0) W = std::move(nmf_on_backend<T>(ctx, *input, k, no, &W).W);
+        A.push_back(std::move(W));
+      }
     } else {
       const double scale = std::sqrt(std::max(input->mean(), 1e-300) / double(k));
       A.push_back(random_matrix<T>(ctx, input->rows(), k, scale, rng));
     }
+    if (psup) psup->mode = mode;
+    // Scale the columns of A(l) so that those of A(0) .. A(l) have unit norm. q is
+    // scale-equivariant (q(A D^-1, X) = D q(A, X)), so the model is unchanged, but the rows of
+    // S(l) then weigh each topic by its share of the reconstruction of X, which is what the
+    // next layer's NMF of S(l) should see (unscaled, it favours whichever topics NMF happened
+    // to give small columns).
     {
-      // Scale the columns of A(l) so that those of A(0) .. A(l) have unit norm. q is
-      // scale-equivariant (q(A D^-1, X) = D q(A, X)), so the model is unchanged, but the rows
-      // of S(l) then weigh each topic by its share of the reconstruction of X, which is what
-      // the next layer's NMF of S(l) should see (unscaled, it favours whichever topics NMF
-      // happened to give small columns).
-      DMatrix<T>& Al = A.back();
-      DMatrix<T> Pl(ctx, X.rows(), k);
-      if (l == 0)
-        ops::copy<T>(ctx, Al.view(), Pl.view());
-      else
-        ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), P_prev.view(), Al.view(), T(0), Pl.view());
-      const Matrix<T> Ph = Pl.download();
+      const DMatrix<T> P = chain_product<T>(ctx, A);
+      const Matrix<T> Ph = P.download();
       Matrix<T> inv(1, k);
       for (index_t j = 0; j < k; ++j) {
         double nrm = 0;
@@ -355,19 +582,12 @@ std::vector<DMatrix<T>> initial_factors(const Context& ctx, const PreparedData<T
         inv(0, j) = nrm > 0 ? static_cast<T>(1 / std::sqrt(nrm)) : T(1);
       }
       const DMatrix<T> dinv = DMatrix<T>::upload(ctx, inv.view());
-      ops::scale_columns<T>(ctx, Al.view(), dinv.data());
-      ops::scale_columns<T>(ctx, Pl.view(), dinv.data());
-      P_prev = std::move(Pl);
+      ops::scale_columns<T>(ctx, A.back().view(), dinv.data());
     }
     if (l + 1 < L) {
-      // S(l) for the next layer.
-      const index_t m = X.cols();
-      DMatrix<T> G(ctx, k, k), C(ctx, k, m), S(ctx, k, m);
-      ops::gram<T>(ctx, A.back().view(), G.view());
-      ops::at_x<T>(ctx, T(1), A.back().view(), input->op, T(0), C.view());
-      BatchSolver<T> solver(ctx, k, m, opts.nnls);
-      solver.solve(G.view(), C.view(), S.view(), nullptr);
-      S_prev = std::move(S);
+      // S(l) through the network as it now stands, for the next layer.
+      scorer.forward(A, scored, nullptr);
+      S_prev = clone<T>(ctx, scored.S.back().view());
       layer_data = std::make_unique<PreparedData<T>>();
       layer_data->op.dense = S_prev.view();
       layer_data->sqnorm = ops::sqnorm<T>(ctx, S_prev.view());
@@ -376,16 +596,27 @@ std::vector<DMatrix<T>> initial_factors(const Context& ctx, const PreparedData<T
       input = layer_data.get();
     }
   }
+  (void)m;
   return A;
 }
 
 template class Trainer<float>;
 template class Trainer<double>;
+template std::vector<EpochRecord> optimize<float>(Trainer<float>&, std::vector<DMatrix<float>>&,
+                                                  DMatrix<float>*, const FitOptions&, int,
+                                                  State<float>&);
+template std::vector<EpochRecord> optimize<double>(Trainer<double>&, std::vector<DMatrix<double>>&,
+                                                   DMatrix<double>*, const FitOptions&, int,
+                                                   State<double>&);
 template std::vector<DMatrix<float>> initial_factors<float>(const Context&,
                                                             const PreparedData<float>&,
-                                                            const FitOptions&);
+                                                            const FitOptions&,
+                                                            SupervisionData<float>*,
+                                                            const DMatrix<float>*);
 template std::vector<DMatrix<double>> initial_factors<double>(const Context&,
                                                               const PreparedData<double>&,
-                                                              const FitOptions&);
+                                                              const FitOptions&,
+                                                              SupervisionData<double>*,
+                                                              const DMatrix<double>*);
 
 }  // namespace nnmf::detail

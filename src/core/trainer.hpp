@@ -60,6 +60,7 @@ class Trainer {
   void forward(const std::vector<DMatrix<T>>& A, State<T>& st, const State<T>* warm);
 
   index_t layers() const { return static_cast<index_t>(ranks_.size()); }
+  const Context& context() const { return ctx_; }
 
  private:
   void loss(const std::vector<DMatrix<T>>& A, const DMatrix<T>* B, State<T>& st);
@@ -80,9 +81,19 @@ class Trainer {
   DMatrix<T> Sw_;              ///< kL x m scratch
 };
 
-/// Factors A(0..L) to start from, per FitOptions::init.
+/// Runs the optimiser of @p opts for @p epochs epochs (stopping early per opts.rel_tol and
+/// opts.patience) on the factors A and, when the classifier is trained, on *B (else null),
+/// updating them in place; cur receives the state at the final factors. Calls opts.on_epoch
+/// after every epoch and returns the epochs' records.
+template <class T>
+std::vector<EpochRecord> optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B,
+                                  const FitOptions& opts, int epochs, State<T>& cur);
+
+/// Factors A(0..L) to start from, per FitOptions::init (sup and data_mask, may be null, let
+/// the NMF start be chosen by the fit's own loss).
 template <class T>
 std::vector<DMatrix<T>> initial_factors(const Context& ctx, const PreparedData<T>& X,
-                                        const FitOptions& opts);
+                                        const FitOptions& opts, SupervisionData<T>* sup,
+                                        const DMatrix<T>* data_mask);
 
 }  // namespace nnmf::detail
