@@ -43,19 +43,6 @@ namespace ops = detail::ops;
 
 Context host_ref() { return Context::host(2); }
 
-/// Why the CUDA tests cannot run here, or "" when they can.
-std::string no_cuda_reason() {
-  if (!Context::cuda_compiled()) return "nnmf was built without CUDA (NNMF_WITH_CUDA=OFF)";
-  if (Context::cuda_device_count() == 0) return "the CUDA device count is 0 on this machine";
-  return "";
-}
-
-#define NNMF_REQUIRE_CUDA()                                          \
-  do {                                                               \
-    const std::string why__ = no_cuda_reason();                      \
-    if (!why__.empty()) GTEST_SKIP() << "no CUDA device: " << why__; \
-  } while (0)
-
 // ---- problems ---------------------------------------------------------------------------------
 
 enum class Kind { dense, sparse, rank_deficient, zero_columns };

@@ -187,4 +187,20 @@ const Matrix<T>& dense_of(const Matrix<T>& X) {
 /// Root of the project's bundled test data (set by CMake).
 inline std::string data_dir() { return NNMF_TEST_DATA_DIR; }
 
+/// Why the CUDA tests cannot run here, or "" when they can.
+inline std::string no_cuda_reason() {
+  if (!nnmf::Context::cuda_compiled()) return "nnmf was built without CUDA (NNMF_WITH_CUDA=OFF)";
+  if (nnmf::Context::cuda_device_count() == 0) return "the CUDA device count is 0 on this machine";
+  return "";
+}
+
 }  // namespace nnmf::test
+
+/// Skips the test (GTEST_SKIP) with the reason when no CUDA device can run it.
+#define NNMF_REQUIRE_CUDA()                                          \
+  do {                                                               \
+    const std::string why__ = nnmf::test::no_cuda_reason();          \
+    if (!why__.empty()) GTEST_SKIP() << "no CUDA device: " << why__; \
+  } while (0)
+
+

@@ -1,6 +1,7 @@
 // nnmf: hierarchical topic modeling with Neural NMF. Umbrella header.
 #pragma once
 
+#include "nnmf/baselines.hpp"
 #include "nnmf/config.hpp"
 #include "nnmf/context.hpp"
 #include "nnmf/error.hpp"

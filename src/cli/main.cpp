@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.hpp"
+#include "cli/experiment.hpp"
 #include "nnmf/error.hpp"
 
 using namespace nnmf;
@@ -595,8 +596,10 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--epochs", da.epochs, "epoch cap (0 = default)");
 
   auto* methods_cmd = app.add_subcommand("methods", "list the methods of `nnmf fit --method`");
+  const ExperimentCommand experiment = add_experiment_command(app, common, argc, argv);
 
-  for (auto* sub : {nnls_cmd, fit_cmd, tr_cmd, ev_cmd, tp_cmd, demo_cmd, methods_cmd}) sub->fallthrough();
+  for (auto* sub : {nnls_cmd, fit_cmd, tr_cmd, ev_cmd, tp_cmd, demo_cmd, methods_cmd, experiment.command})
+    sub->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -610,6 +613,7 @@ int main(int argc, char** argv) {
     if (*ev_cmd) return dispatch(common, [&](auto t) { return run_eval<decltype(t)>(common, ea); });
     if (*tp_cmd) return dispatch(common, [&](auto t) { return run_topics<decltype(t)>(common, pa); });
     if (*demo_cmd) return run_demo(common, da);
+    if (*experiment.command) return experiment.run();
     if (*methods_cmd) {
       for (const auto& kv : methods()) std::printf("%-8s %s\n", kv.first.c_str(), kv.second.description.c_str());
       return 0;

@@ -1,4 +1,6 @@
-// `nnmf fit --method nmf|hnmf`: the baselines of the paper's tables.
+// `nnmf fit --method nmf|ssnmf|hnmf|deep`: the baselines of the paper's tables (see
+// include/nnmf/baselines.hpp and docs/baselines.md). Each writes the same A*.mtx, S*.mtx,
+// report.json as the neural method.
 #include <algorithm>
 
 #include "cli/cli.hpp"
@@ -7,9 +9,10 @@
 namespace nnmf::cli {
 namespace {
 
-NmfOptions nmf_options(const std::map<std::string, std::string>& s, std::uint64_t seed, int iterations,
-                       const std::string& method) {
-  check_settings(s, {"algorithm_mu", "rel_tol", "nndsvd"}, method);
+using Settings = std::map<std::string, std::string>;
+
+/// The NMF settings shared by nmf, hnmf and deep's forward pass.
+NmfOptions nmf_options(const Settings& s, std::uint64_t seed, int iterations) {
   NmfOptions o;
   o.seed = seed;
   if (iterations > 0) o.max_iter = iterations;
@@ -19,42 +22,196 @@ NmfOptions nmf_options(const std::map<std::string, std::string>& s, std::uint64_
   return o;
 }
 
-/// Hierarchical NMF: NMF of X with k0, then NMF of S(0) with k1, and so on.
+int int_setting(const Settings& s, const std::string& key, int dflt) {
+  const double v = setting(s, key, dflt);
+  if (v != static_cast<double>(static_cast<int>(v)))
+    throw InvalidArgument("--set " + key + "=" + s.at(key) + ": must be an integer");
+  return static_cast<int>(v);
+}
+
+/// SSNMF settings under a prefix ("" for the ssnmf method, "ssnmf_" inside hnmf and deep).
+SsnmfOptions ssnmf_options(const Settings& s, const std::string& prefix, std::uint64_t seed) {
+  SsnmfOptions o;
+  o.seed = seed;
+  o.max_iter = int_setting(s, prefix + (prefix.empty() ? "max_iter" : "iter"), o.max_iter);
+  o.rel_tol = setting(s, prefix + "rel_tol", o.rel_tol);
+  if (setting(s, prefix + "init_random", 0) != 0) o.init = SsnmfInit::random;
+  o.init_iterations = int_setting(s, prefix + "init_iterations", o.init_iterations);
+  o.mu_eps = setting(s, prefix + "mu_eps", o.mu_eps);
+  return o;
+}
+
+nlohmann::json ssnmf_json(const SsnmfOptions& o) {
+  return {{"max_iter", o.max_iter}, {"rel_tol", o.rel_tol}, {"init", to_string(o.init)},
+          {"init_iterations", o.init_iterations}, {"mu_eps", o.mu_eps}};
+}
+
+nlohmann::json supervision_json(const std::optional<Supervision>& s) {
+  if (!s) return nullptr;
+  return {{"loss", "l2"}, {"classifier", "nonnegative B, multiplicative updates"}, {"lambda", s->lambda}};
+}
+
 template <class T>
-FitOutcome<T> fit_hnmf(const FitRequest<T>& req, const std::string& method) {
+std::vector<EpochRecord> history_of(const std::vector<double>& objective) {
+  std::vector<EpochRecord> h;
+  for (std::size_t q = 0; q < objective.size(); ++q) {
+    EpochRecord r;
+    r.epoch = static_cast<int>(q + 1);
+    r.loss = objective[q];
+    h.push_back(r);
+  }
+  return h;
+}
+
+/// One layer of NMF (--method nmf).
+template <class T>
+FitOutcome<T> fit_nmf(const FitRequest<T>& req) {
+  check_settings(req.settings, {"algorithm_mu", "rel_tol", "nndsvd"}, "nmf");
   if (req.supervision)
-    throw InvalidArgument("--method " + method + " is unsupervised here; --labels is not supported");
-  if (method == "nmf" && req.ranks.size() != 1)
+    throw InvalidArgument("--method nmf is unsupervised; use --method ssnmf for labels");
+  if (req.ranks.size() != 1)
     throw InvalidArgument("--method nmf takes one rank; use --method hnmf for " +
                           std::to_string(req.ranks.size()) + " layers");
+  const NmfOptions o = nmf_options(req.settings, req.seed, req.iterations);
+  NmfResult<T> r = req.X->sparse ? nmf<T>(*req.ctx, req.X->csc, req.ranks[0], o)
+                                 : nmf<T>(*req.ctx, req.X->dense.view(), req.ranks[0], o);
+  if (req.progress) req.progress(r.iterations, o.max_iter, r.objective.back());
   FitOutcome<T> out;
-  NmfOptions o = nmf_options(req.settings, req.seed, req.iterations, method);
-  for (std::size_t l = 0; l < req.ranks.size(); ++l) {
-    o.seed = req.seed + 1000003ull * l;
-    NmfResult<T> r;
-    if (l == 0)
-      r = req.X->sparse ? nmf<T>(*req.ctx, req.X->csc, req.ranks[l], o)
-                        : nmf<T>(*req.ctx, req.X->dense.view(), req.ranks[l], o);
-    else
-      r = nmf<T>(*req.ctx, out.S.back().view(), req.ranks[l], o);
-    if (req.progress) req.progress(static_cast<int>(l + 1), static_cast<int>(req.ranks.size()), r.objective.back());
-    out.A.push_back(std::move(r.W));
-    out.S.push_back(std::move(r.H));
-  }
+  out.A.push_back(std::move(r.W));
+  out.S.push_back(std::move(r.H));
+  out.history = history_of<T>(r.objective);
   out.settings = {{"algorithm", to_string(o.algorithm)}, {"init", to_string(o.init)},
-                  {"max_iter", o.max_iter}, {"rel_tol", o.rel_tol}};
+                  {"max_iter", o.max_iter}, {"rel_tol", o.rel_tol}, {"iterations", r.iterations}};
+  return out;
+}
+
+/// Semi-supervised NMF, one layer (--method ssnmf).
+template <class T>
+FitOutcome<T> fit_ssnmf(const FitRequest<T>& req) {
+  check_settings(req.settings, {"max_iter", "rel_tol", "init_random", "init_iterations", "mu_eps"}, "ssnmf");
+  if (req.ranks.size() != 1)
+    throw InvalidArgument("--method ssnmf takes one rank; use --method hnmf (SSNMF at the last layer) for " +
+                          std::to_string(req.ranks.size()) + " layers");
+  SsnmfOptions o = ssnmf_options(req.settings, "", req.seed);
+  if (req.iterations > 0) o.max_iter = req.iterations;
+  o.supervision = req.supervision;
+  o.data_mask = req.neural.data_mask;
+  SsnmfResult<T> r = req.X->sparse ? ssnmf<T>(*req.ctx, req.X->csc, req.ranks[0], o)
+                                   : ssnmf<T>(*req.ctx, req.X->dense.view(), req.ranks[0], o);
+  if (req.progress) req.progress(r.iterations, o.max_iter, r.objective.back());
+  FitOutcome<T> out;
+  out.A.push_back(std::move(r.A));
+  out.S.push_back(std::move(r.S));
+  out.B = std::move(r.B);
+  out.history = history_of<T>(r.objective);
+  out.settings = ssnmf_json(o);
+  out.settings["iterations"] = r.iterations;
+  out.settings["supervision"] = supervision_json(o.supervision);
+  out.settings["data_mask"] = !o.data_mask.empty();
+  return out;
+}
+
+/// Hierarchical NMF (--method hnmf): NMF of X, then of each layer's S; SSNMF at the last layer
+/// with --labels.
+template <class T>
+FitOutcome<T> fit_hnmf(const FitRequest<T>& req) {
+  check_settings(req.settings,
+                 {"algorithm_mu", "rel_tol", "nndsvd", "normalize", "ssnmf_iter", "ssnmf_rel_tol",
+                  "ssnmf_init_random", "ssnmf_init_iterations", "ssnmf_mu_eps"},
+                 "hnmf");
+  if (!req.neural.data_mask.empty()) throw InvalidArgument("--method hnmf takes no --mask (use ssnmf or deep)");
+  HierarchicalNmfOptions o;
+  o.ranks = req.ranks;
+  o.seed = req.seed;
+  o.nmf = nmf_options(req.settings, req.seed, req.iterations);
+  o.ssnmf = ssnmf_options(req.settings, "ssnmf_", req.seed);
+  o.normalize = setting(req.settings, "normalize", 1) != 0;
+  o.supervision = req.supervision;
+  MultilayerResult<T> r = req.X->sparse ? hierarchical_nmf<T>(*req.ctx, req.X->csc, o)
+                                        : hierarchical_nmf<T>(*req.ctx, req.X->dense.view(), o);
+  if (req.progress) req.progress(static_cast<int>(r.A.size()), static_cast<int>(r.A.size()), r.layer_objective.back());
+  FitOutcome<T> out;
+  out.A = std::move(r.A);
+  out.S = std::move(r.S);
+  out.B = std::move(r.B);
+  out.settings = {{"algorithm", to_string(o.nmf.algorithm)}, {"init", to_string(o.nmf.init)},
+                  {"max_iter", o.nmf.max_iter}, {"rel_tol", o.nmf.rel_tol}, {"normalize", o.normalize},
+                  {"layer_objective", r.layer_objective}};
+  if (o.supervision) {
+    out.settings["ssnmf"] = ssnmf_json(o.ssnmf);
+    out.settings["supervision"] = supervision_json(o.supervision);
+  }
+  return out;
+}
+
+/// Deep NMF (--method deep): forward multilayer NMF with max pooling, SSNMF last layer, then
+/// multiplicative-update backpropagation (--epochs = its iterations).
+template <class T>
+FitOutcome<T> fit_deep(const FitRequest<T>& req) {
+  check_settings(req.settings,
+                 {"pool", "rel_tol", "mu_eps", "forward_iter", "forward_rel_tol", "forward_mu", "nndsvd",
+                  "normalize", "ssnmf_iter", "ssnmf_rel_tol", "ssnmf_init_random", "ssnmf_init_iterations",
+                  "ssnmf_mu_eps"},
+                 "deep");
+  DeepNmfOptions o;
+  o.ranks = req.ranks;
+  o.seed = req.seed;
+  o.pool = int_setting(req.settings, "pool", 0);
+  if (req.iterations > 0) o.max_iter = req.iterations;
+  o.rel_tol = setting(req.settings, "rel_tol", o.rel_tol);
+  o.mu_eps = setting(req.settings, "mu_eps", o.mu_eps);
+  o.forward.seed = req.seed;
+  o.forward.max_iter = int_setting(req.settings, "forward_iter", o.forward.max_iter);
+  o.forward.rel_tol = setting(req.settings, "forward_rel_tol", o.forward.rel_tol);
+  if (setting(req.settings, "forward_mu", 0) != 0) o.forward.algorithm = NmfAlgorithm::mu;
+  o.forward.init = setting(req.settings, "nndsvd", 1) != 0 ? NmfInit::nndsvd : NmfInit::random;
+  o.ssnmf = ssnmf_options(req.settings, "ssnmf_", req.seed);
+  o.normalize = setting(req.settings, "normalize", 1) != 0;
+  o.supervision = req.supervision;
+  o.data_mask = req.neural.data_mask;
+  MultilayerResult<T> r = req.X->sparse ? deep_nmf<T>(*req.ctx, req.X->csc, o)
+                                        : deep_nmf<T>(*req.ctx, req.X->dense.view(), o);
+  if (req.progress && !r.objective.empty()) req.progress(r.iterations, o.max_iter, r.objective.back());
+  FitOutcome<T> out;
+  const index_t m = req.X->cols();
+  index_t window = 1;
+  for (std::size_t l = 0; l < r.S.size(); ++l) {
+    // One column per column of X: each column gets its pooled group's code.
+    out.S.push_back(unpool_columns<T>(r.S[l], window, m));
+    if (o.pool > 1) window *= o.pool;
+  }
+  out.A = std::move(r.A);
+  out.B = std::move(r.B);
+  out.history = history_of<T>(r.objective);
+  out.settings = {{"pool", o.pool},
+                  {"max_iter", o.max_iter},
+                  {"iterations", r.iterations},
+                  {"rel_tol", o.rel_tol},
+                  {"forward", {{"algorithm", to_string(o.forward.algorithm)},
+                               {"init", to_string(o.forward.init)},
+                               {"max_iter", o.forward.max_iter},
+                               {"rel_tol", o.forward.rel_tol}}},
+                  {"normalize", o.normalize},
+                  {"layer_objective", r.layer_objective},
+                  {"data_mask", !o.data_mask.empty()}};
+  if (o.supervision) {
+    out.settings["ssnmf"] = ssnmf_json(o.ssnmf);
+    out.settings["supervision"] = supervision_json(o.supervision);
+  }
   return out;
 }
 
 }  // namespace
 
 void register_baselines(std::map<std::string, Method>& m) {
-  m["nmf"] = {"NMF by alternating NNLS (one layer)",
-              [](const FitRequest<float>& r) { return fit_hnmf<float>(r, "nmf"); },
-              [](const FitRequest<double>& r) { return fit_hnmf<double>(r, "nmf"); }};
-  m["hnmf"] = {"hierarchical NMF: NMF of X, then of each layer's S",
-               [](const FitRequest<float>& r) { return fit_hnmf<float>(r, "hnmf"); },
-               [](const FitRequest<double>& r) { return fit_hnmf<double>(r, "hnmf"); }};
+  m["nmf"] = {"NMF, one layer: alternating NNLS (or --set algorithm_mu=1: multiplicative updates)",
+              fit_nmf<float>, fit_nmf<double>};
+  m["ssnmf"] = {"semi-supervised NMF (Lee, Yoo & Choi), one layer, multiplicative updates",
+                fit_ssnmf<float>, fit_ssnmf<double>};
+  m["hnmf"] = {"hierarchical NMF: NMF of X, then of each layer's S; SSNMF last layer with --labels",
+               fit_hnmf<float>, fit_hnmf<double>};
+  m["deep"] = {"Deep NMF (Flenner & Hunter): forward NMF with pooling, MU backpropagation",
+               fit_deep<float>, fit_deep<double>};
 }
 
 }  // namespace nnmf::cli

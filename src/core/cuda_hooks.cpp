@@ -113,6 +113,19 @@ void argmax_cols(const Context&, MatrixView<const T>, int*) {
   not_compiled();
 }
 
+template <class T>
+void hadamard(const Context&, index_t, const T*, const T*, T*) {
+  not_compiled();
+}
+template <class T>
+void max_pool_cols(const Context&, MatrixView<const T>, const index_t*, MatrixView<T>, index_t*) {
+  not_compiled();
+}
+template <class T>
+void max_pool_cols_backward(const Context&, MatrixView<const T>, const index_t*, T, MatrixView<T>) {
+  not_compiled();
+}
+
 NNMF_INSTANTIATE_KERNELS(float)
 NNMF_INSTANTIATE_KERNELS(double)
 

@@ -34,5 +34,10 @@
                                    const T*, MatrixView<T>);                                   \
   template double softmax_xent<T>(const Context&, MatrixView<const T>, const int*, const T*,   \
                                   MatrixView<T>);                                              \
-  template void argmax_cols<T>(const Context&, MatrixView<const T>, int*);
+  template void argmax_cols<T>(const Context&, MatrixView<const T>, int*);                     \
+  template void hadamard<T>(const Context&, index_t, const T*, const T*, T*);                  \
+  template void max_pool_cols<T>(const Context&, MatrixView<const T>, const index_t*,          \
+                                 MatrixView<T>, index_t*);                                     \
+  template void max_pool_cols_backward<T>(const Context&, MatrixView<const T>, const index_t*, \
+                                          T, MatrixView<T>);
 

@@ -92,6 +92,21 @@ void argmax_cols(const Context& ctx, MatrixView<const T> M, int* out) {
   NNMF_DISPATCH(argmax_cols<T>, ctx, M, out);
 }
 
+template <class T>
+void hadamard(const Context& ctx, index_t n, const T* x, const T* y, T* out) {
+  NNMF_DISPATCH(hadamard<T>, ctx, n, x, y, out);
+}
+template <class T>
+void max_pool_cols(const Context& ctx, MatrixView<const T> S, const index_t* ptr, MatrixView<T> P,
+                   index_t* arg) {
+  NNMF_DISPATCH(max_pool_cols<T>, ctx, S, ptr, P, arg);
+}
+template <class T>
+void max_pool_cols_backward(const Context& ctx, MatrixView<const T> D, const index_t* arg, T alpha,
+                            MatrixView<T> Out) {
+  NNMF_DISPATCH(max_pool_cols_backward<T>, ctx, D, arg, alpha, Out);
+}
+
 #undef NNMF_DISPATCH
 
 // ---- on whole (contiguous) matrices ---------------------------------------------------------

@@ -67,3 +67,11 @@ inline unsigned int elementwise_blocks(const CudaResources& r, index_t n, int bl
 }
 
 }  // namespace nnmf::detail::cuda
+
+#ifdef __CUDACC__
+/// Grid-stride loop of elementwise kernels: e runs over [0, n) across the whole grid.
+#define NNMF_GRID_STRIDE(e, n)                                                           \
+  for (index_t e = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; e < (n); \
+       e += static_cast<index_t>(gridDim.x) * blockDim.x)
+#endif
+

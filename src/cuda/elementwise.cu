@@ -20,10 +20,6 @@ namespace {
 
 constexpr int kBlock = 256;
 
-#define NNMF_GRID_STRIDE(i, n)                                                           \
-  for (index_t i = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<index_t>(gridDim.x) * blockDim.x)
-
 /// Runs f(i) for i in [0, n) on the context's stream.
 template <class F>
 __global__ void map_kernel(index_t n, F f) {
@@ -224,7 +220,6 @@ double ordered_sum(const Context& ctx, index_t n, F f, const char* what) {
   return total;
 }
 
-#undef NNMF_GRID_STRIDE
 
 }  // namespace
 

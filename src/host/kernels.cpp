@@ -457,6 +457,39 @@ void argmax_cols(const Context&, MatrixView<const T> M, int* out) {
   }
 }
 
+// ---- baselines: SSNMF and Deep NMF ----------------------------------------------------------
+
+template <class T>
+void hadamard(const Context& ctx, index_t n, const T* x, const T* y, T* out) {
+#pragma omp parallel for num_threads(ctx.threads()) if (n > kParallelWork) schedule(static)
+  for (index_t i = 0; i < n; ++i) out[i] = x[i] * y[i];
+}
+
+template <class T>
+void max_pool_cols(const Context& ctx, MatrixView<const T> S, const index_t* ptr, MatrixView<T> P,
+                   index_t* arg) {
+  const index_t k = S.rows, G = P.cols;
+#pragma omp parallel for num_threads(ctx.threads()) if (S.rows * S.cols > kParallelWork) \
+    schedule(static)
+  for (index_t g = 0; g < G; ++g)
+    for (index_t i = 0; i < k; ++i) {
+      index_t best = ptr[g];
+      for (index_t j = ptr[g] + 1; j < ptr[g + 1]; ++j)
+        if (S(i, j) > S(i, best)) best = j;
+      P(i, g) = S(i, best);
+      arg[i + g * k] = best;
+    }
+}
+
+template <class T>
+void max_pool_cols_backward(const Context& ctx, MatrixView<const T> D, const index_t* arg, T alpha,
+                            MatrixView<T> Out) {
+  const index_t k = D.rows, G = D.cols;
+#pragma omp parallel for num_threads(ctx.threads()) if (k * G > kParallelWork) schedule(static)
+  for (index_t g = 0; g < G; ++g)
+    for (index_t i = 0; i < k; ++i) Out(i, arg[i + g * k]) += alpha * D(i, g);
+}
+
 NNMF_INSTANTIATE_KERNELS(float)
 NNMF_INSTANTIATE_KERNELS(double)
 
