@@ -349,18 +349,30 @@ const detail::DSparse<T>& news_device() {
   return *sp;
 }
 
+/// The 20 Newsgroups case on the device: X as a sparse operand and a seeded A (n x k).
+template <class T>
+struct NewsOnDevice {
+  NewsOnDevice(const Context& ctx, index_t k)
+      : sp(news_device<T>()), A(DMatrix<T>::upload(ctx, uniform<T>(sp.rows(), k, 11).view())) {
+    Xop.sparse = true;
+    Xop.sp = &sp;
+  }
+  const detail::DSparse<T>& sp;
+  DMatrix<T> A;
+  detail::DataOperand<T> Xop;
+};
+
 template <class T>
 void BM_CudaNews_Products(benchmark::State& state) {
   if (!need_gpu(state) || !need_news<T>(state)) return;
   const Context& ctx = *gpu();
   const index_t k = state.range(0);
-  const auto& sp = news_device<T>();
+  NewsOnDevice<T> p(ctx, k);
+  const auto& sp = p.sp;
+  const auto& Xop = p.Xop;
+  const auto& A = p.A;
   const index_t n = sp.rows(), m = sp.cols();
-  auto A = DMatrix<T>::upload(ctx, uniform<T>(n, k, 11).view());
   DMatrix<T> C(ctx, k, m), G(ctx, k, k);
-  detail::DataOperand<T> Xop;
-  Xop.sparse = true;
-  Xop.sp = &sp;
   auto run = [&] {
     ops::at_x<T>(ctx, T(1), A.view(), Xop, T(0), C.view());
     ops::gram<T>(ctx, A.view(), G.view());
@@ -374,13 +386,12 @@ void BM_CudaNews_Forward(benchmark::State& state) {
   if (!need_gpu(state) || !need_news<T>(state)) return;
   const Context& ctx = *gpu();
   const index_t k = state.range(0);
-  const auto& sp = news_device<T>();
+  NewsOnDevice<T> p(ctx, k);
+  const auto& sp = p.sp;
+  const auto& Xop = p.Xop;
+  const auto& A = p.A;
   const index_t n = sp.rows(), m = sp.cols();
-  auto A = DMatrix<T>::upload(ctx, uniform<T>(n, k, 11).view());
   DeviceSolve<T> f(ctx, k, m);
-  detail::DataOperand<T> Xop;
-  Xop.sparse = true;
-  Xop.sp = &sp;
   detail::NnlsBatchStats st;
   auto run = [&] {
     ops::gram<T>(ctx, A.view(), f.G.view());
@@ -397,13 +408,12 @@ void BM_CudaNews_Backward(benchmark::State& state) {
   if (!need_gpu(state) || !need_news<T>(state)) return;
   const Context& ctx = *gpu();
   const index_t k = state.range(0);
-  const auto& sp = news_device<T>();
+  NewsOnDevice<T> p(ctx, k);
+  const auto& sp = p.sp;
+  const auto& Xop = p.Xop;
+  const auto& A = p.A;
   const index_t n = sp.rows(), m = sp.cols();
-  auto A = DMatrix<T>::upload(ctx, uniform<T>(n, k, 11).view());
   DeviceSolve<T> f(ctx, k, m);
-  detail::DataOperand<T> Xop;
-  Xop.sparse = true;
-  Xop.sp = &sp;
   ops::gram<T>(ctx, A.view(), f.G.view());
   ops::at_x<T>(ctx, T(1), A.view(), Xop, T(0), f.C.view());
   f.solve(ctx);

@@ -612,6 +612,81 @@ TEST(CudaVsHost, RepeatedRunsAreBitwiseIdentical) {
   }
 }
 
+// ---- a short training run ------------------------------------------------------------------
+
+/// One body: 12 epochs of Neural NMF (projected gradient descent, so that every epoch takes
+/// one step of the same size on both backends) from given factors; the loss of every epoch.
+/// (A random sparse matrix has little structure: its loss falls by a few percent.)
+/// Dense: the synthetic hierarchy, ranks 9, 4, reconstruction + L2 supervision on half of the
+/// columns. Sparse: a random 300 x 120 matrix, ranks 8, 3, reconstruction + energy.
+template <class T>
+std::vector<double> training_body(const Context& ctx, bool sparse) {
+  FitOptions o;
+  o.optimizer = Optimizer::gd;
+  o.scaling = Scaling::mean;
+  o.epochs = 12;
+  o.patience = 0;
+  o.init = Init::given;
+  o.learning_rate = sparse ? 1e5 : 100;  // mean-scaled losses: the step sizes that train
+  const index_t n = sparse ? 300 : 87, m = sparse ? 120 : 90;
+  o.ranks = sparse ? std::vector<index_t>{8, 3} : std::vector<index_t>{9, 4};
+  o.initial_factors = {random_matrix<double>(n, o.ranks[0], 71, 0.1, 1.0),
+                       random_matrix<double>(o.ranks[0], o.ranks[1], 72, 0.1, 1.0)};
+  std::vector<double> losses;
+  o.on_epoch = [&](const EpochRecord& r) { losses.push_back(r.loss); };
+  if (sparse) {
+    o.energy_weight = 1.0;
+    NeuralNmf<T>::fit(ctx, random_sparse<T>(n, m, 0.05, 73), o);
+  } else {
+    Supervision sup;
+    for (index_t j = 0; j < m; ++j) {
+      sup.labels.push_back(static_cast<int>(j / 23));
+      sup.known.push_back(static_cast<std::uint8_t>(j % 2));
+    }
+    o.supervision = sup;
+    const auto X = io::read_dense<T>(data_dir() + "/synthetic-hierarchy/X.mtx");
+    NeuralNmf<T>::fit(ctx, X.view(), o);
+  }
+  return losses;
+}
+
+template <class T>
+void training_vs_host(bool sparse) {
+  const auto ref = training_body<T>(host_ref(), sparse);
+  const auto got = training_body<T>(gpu(), sparse);
+  const std::string what = std::string(sparse ? "sparse" : "dense") + (sizeof(T) == 4 ? ", float" : ", double");
+  ASSERT_EQ(ref.size(), 12u) << what;
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  EXPECT_LT(ref.back(), ref.front()) << what << ": the reference run does not train";
+  const double tol = sizeof(T) == 4 ? 1e-3 : 1e-9;
+  for (std::size_t e = 0; e < ref.size(); ++e)
+    EXPECT_NEAR(got[e], ref[e], tol * std::abs(ref[e])) << what << ", epoch " << e + 1;
+}
+
+// The body itself, on the host: it trains, and float follows double within the tolerance the
+// CUDA comparison uses for float (so that tolerance is not looser than the arithmetic needs).
+TEST(CudaTestBodies, TrainingBodyTrainsOnTheHostInBothPrecisions) {
+  for (bool sparse : {false, true}) {
+    const auto d = training_body<double>(host_ref(), sparse);
+    const auto f = training_body<float>(host_ref(), sparse);
+    ASSERT_EQ(d.size(), 12u);
+    ASSERT_EQ(f.size(), 12u);
+    for (std::size_t e = 1; e < d.size(); ++e)
+      EXPECT_LT(d[e], d[e - 1]) << (sparse ? "sparse" : "dense") << ", epoch " << e + 1;
+    EXPECT_LT(d.back(), (sparse ? 0.97 : 0.5) * d.front()) << (sparse ? "sparse" : "dense");
+    for (std::size_t e = 0; e < d.size(); ++e)
+      EXPECT_NEAR(f[e], d[e], 1e-3 * d[e]) << (sparse ? "sparse" : "dense") << ", epoch " << e + 1;
+  }
+}
+
+TEST(CudaVsHost, ShortTrainingRunGivesTheSameLossCurve) {
+  NNMF_REQUIRE_CUDA();
+  for (bool sparse : {false, true}) {
+    training_vs_host<double>(sparse);
+    training_vs_host<float>(sparse);
+  }
+}
+
 // ---- products through ops:: ---------------------------------------------------------------
 
 template <class T>

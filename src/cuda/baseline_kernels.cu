@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "core/kernels.hpp"
+#include "core/kernels_instantiate.hpp"
 #include "cuda/blas.hpp"
 #include "cuda/cuda_resources.hpp"
 
@@ -85,16 +86,7 @@ void max_pool_cols_backward(const Context& ctx, MatrixView<const T> D, const ind
   NNMF_CUDA_CHECK_LAUNCH();
 }
 
-// Explicit instantiations (the baseline part of core/kernels_instantiate.hpp's list).
-template void hadamard<float>(const Context&, index_t, const float*, const float*, float*);
-template void hadamard<double>(const Context&, index_t, const double*, const double*, double*);
-template void max_pool_cols<float>(const Context&, MatrixView<const float>, const index_t*,
-                                   MatrixView<float>, index_t*);
-template void max_pool_cols<double>(const Context&, MatrixView<const double>, const index_t*,
-                                    MatrixView<double>, index_t*);
-template void max_pool_cols_backward<float>(const Context&, MatrixView<const float>, const index_t*,
-                                            float, MatrixView<float>);
-template void max_pool_cols_backward<double>(const Context&, MatrixView<const double>,
-                                             const index_t*, double, MatrixView<double>);
+NNMF_INSTANTIATE_BASELINE_KERNELS(float)
+NNMF_INSTANTIATE_BASELINE_KERNELS(double)
 
 }  // namespace nnmf::detail::cuda

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "core/kernels.hpp"
+#include "core/kernels_instantiate.hpp"
 #include "cuda/blas.hpp"
 #include "cuda/cuda_resources.hpp"
 
@@ -316,24 +317,7 @@ void argmax_cols(const Context& ctx, MatrixView<const T> M, int* out) {
   launch_map(r, M.cols, ArgmaxOp<T>{M, out});
 }
 
-// Explicit instantiations (the elementwise part of core/kernels_instantiate.hpp's list).
-#define NNMF_INSTANTIATE_ELEMENTWISE(T)                                                       \
-  template void fill<T>(const Context&, index_t, T, T*);                                      \
-  template void axpy<T>(const Context&, index_t, T, const T*, T*);                            \
-  template void scal<T>(const Context&, index_t, T, T*);                                      \
-  template double dot<T>(const Context&, index_t, const T*, const T*);                        \
-  template void projected_step<T>(const Context&, index_t, const T*, const T*, T, T*);        \
-  template void adam_step<T>(const Context&, index_t, T*, const T*, T*, T*, T, T, T, T, int); \
-  template void mu_update<T>(const Context&, index_t, T*, const T*, const T*, T);             \
-  template void masked_diff<T>(const Context&, index_t, const T*, const T*, const T*, T*);    \
-  template void scale_columns<T>(const Context&, MatrixView<T>, const T*);                    \
-  template void masked_residual<T>(const Context&, MatrixView<const T>, MatrixView<const T>,  \
-                                   const T*, MatrixView<T>);                                  \
-  template double softmax_xent<T>(const Context&, MatrixView<const T>, const int*, const T*,  \
-                                  MatrixView<T>);                                             \
-  template void argmax_cols<T>(const Context&, MatrixView<const T>, int*);
-NNMF_INSTANTIATE_ELEMENTWISE(float)
-NNMF_INSTANTIATE_ELEMENTWISE(double)
-#undef NNMF_INSTANTIATE_ELEMENTWISE
+NNMF_INSTANTIATE_ELEMENTWISE_KERNELS(float)
+NNMF_INSTANTIATE_ELEMENTWISE_KERNELS(double)
 
 }  // namespace nnmf::detail::cuda

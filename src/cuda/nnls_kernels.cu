@@ -18,6 +18,7 @@
 #include <cub/block/block_reduce.cuh>
 
 #include "core/kernels.hpp"
+#include "core/kernels_instantiate.hpp"
 #include "cuda/batch_layout.hpp"
 #include "cuda/blas.hpp"
 #include "cuda/cuda_resources.hpp"
@@ -123,6 +124,26 @@ SolveLaunch plan_solve(const CudaResources& r, Kernel kernel, index_t k, index_t
   return L;
 }
 
+/// A column-solve kernel's launch plan, its interleaved per-thread workspace and the two
+/// counters (iterations, flagged columns) its threads add to.
+template <class T>
+struct SolveWorkspace {
+  template <class Kernel>
+  SolveWorkspace(const Context& ctx, const CudaResources& r, Kernel kernel, index_t k, index_t m)
+      : launch(plan_solve(r, kernel, k, m, sizeof(T),
+                          static_cast<std::size_t>(work_reals(k)) * sizeof(T) +
+                              static_cast<std::size_t>(work_ints(k)) * sizeof(int))),
+        real(ctx, static_cast<std::size_t>(work_reals(k) * launch.nthreads())),
+        ints(ctx, static_cast<std::size_t>(work_ints(k) * launch.nthreads())),
+        totals(ctx, 2) {
+    totals.zero();
+  }
+  SolveLaunch launch;
+  Buffer<T> real;
+  Buffer<int> ints;
+  Buffer<unsigned long long> totals;
+};
+
 /// G with ld = k, copied when the view has a larger leading dimension.
 template <class T>
 const T* compact_gram(const Context& ctx, MatrixView<const T> G, Buffer<T>& copy) {
@@ -170,14 +191,7 @@ NnlsBatchStats nnls_batch(const Context& ctx, MatrixView<const T> G, MatrixView<
   }
 
   const auto kernel = nnls_batch_kernel<T>;
-  const std::size_t work_bytes = static_cast<std::size_t>(work_reals(k)) * sizeof(T) +
-                                 static_cast<std::size_t>(work_ints(k)) * sizeof(int);
-  const SolveLaunch L = plan_solve(r, kernel, k, m, sizeof(T), work_bytes);
-  const index_t nt = L.nthreads();
-  Buffer<T> work_real(ctx, static_cast<std::size_t>(work_reals(k) * nt));
-  Buffer<int> work_int(ctx, static_cast<std::size_t>(work_ints(k) * nt));
-  Buffer<unsigned long long> totals(ctx, 2);
-  totals.zero();
+  SolveWorkspace<T> w(ctx, r, kernel, k, m);
 
   NnlsBatchArgs<T> a;
   a.k = k;
@@ -187,17 +201,18 @@ NnlsBatchStats nnls_batch(const Context& ctx, MatrixView<const T> G, MatrixView<
   a.support = support;
   a.warm = warm;
   a.status = status;
-  a.work_real = work_real.data();
-  a.work_int = work_int.data();
+  a.work_real = w.real.data();
+  a.work_int = w.ints.data();
   a.Lfull = Lfull.data();
   a.Lfull_ok = Lfull_ok.data();
   a.prm = ColumnParams<T>{prm.tol_rel, prm.pivot_eps, prm.max_iter};
-  kernel<<<L.grid, kSolveBlock, L.smem, r.stream>>>(a, g, L.g_in_shared, totals.data());
+  kernel<<<w.launch.grid, kSolveBlock, w.launch.smem, r.stream>>>(a, g, w.launch.g_in_shared,
+                                                                 w.totals.data());
   NNMF_CUDA_CHECK_LAUNCH();
 
   geam_transpose(r, m, k, St.data(), m, S.data, S.ld);  // S (k, m) = St^T
   unsigned long long host[2] = {0, 0};
-  read_totals(r, totals.data(), host, "nnls_batch");
+  read_totals(r, w.totals.data(), host, "nnls_batch");
   NnlsBatchStats stats;
   stats.iterations = static_cast<index_t>(host[0]);
   stats.limited_columns = static_cast<index_t>(host[1]);
@@ -219,14 +234,7 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
   geam_transpose(r, k, m, D.data, D.ld, Dt.data(), m);
 
   const auto kernel = masked_solve_kernel<T>;
-  const std::size_t work_bytes = static_cast<std::size_t>(work_reals(k)) * sizeof(T) +
-                                 static_cast<std::size_t>(work_ints(k)) * sizeof(int);
-  const SolveLaunch L = plan_solve(r, kernel, k, m, sizeof(T), work_bytes);
-  const index_t nt = L.nthreads();
-  Buffer<T> work_real(ctx, static_cast<std::size_t>(work_reals(k) * nt));
-  Buffer<int> work_int(ctx, static_cast<std::size_t>(work_ints(k) * nt));
-  Buffer<unsigned long long> totals(ctx, 2);
-  totals.zero();
+  SolveWorkspace<T> w(ctx, r, kernel, k, m);
 
   MaskedSolveArgs<T> a;
   a.k = k;
@@ -235,33 +243,21 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
   a.Dt = Dt.data();
   a.Zt = Zt.data();
   a.status = status;
-  a.work_real = work_real.data();
-  a.work_int = work_int.data();
+  a.work_real = w.real.data();
+  a.work_int = w.ints.data();
   a.pivot_eps = pivot_eps;
   a.ridge = ridge;
-  kernel<<<L.grid, kSolveBlock, L.smem, r.stream>>>(a, g, L.g_in_shared, totals.data());
+  kernel<<<w.launch.grid, kSolveBlock, w.launch.smem, r.stream>>>(a, g, w.launch.g_in_shared,
+                                                                 w.totals.data());
   NNMF_CUDA_CHECK_LAUNCH();
 
   geam_transpose(r, m, k, Zt.data(), m, Z.data, Z.ld);
   unsigned long long host[2] = {0, 0};
-  read_totals(r, totals.data(), host, "masked_solve");
+  read_totals(r, w.totals.data(), host, "masked_solve");
   return static_cast<index_t>(host[1]);
 }
 
-// Explicit instantiations (the NNLS part of core/kernels_instantiate.hpp's list).
-template NnlsBatchStats nnls_batch<float>(const Context&, MatrixView<const float>,
-                                          MatrixView<const float>, const NnlsBatchParams<float>&,
-                                          MatrixView<float>, std::uint64_t*, const std::uint64_t*,
-                                          std::uint8_t*);
-template NnlsBatchStats nnls_batch<double>(const Context&, MatrixView<const double>,
-                                           MatrixView<const double>, const NnlsBatchParams<double>&,
-                                           MatrixView<double>, std::uint64_t*, const std::uint64_t*,
-                                           std::uint8_t*);
-template index_t masked_solve<float>(const Context&, MatrixView<const float>, const std::uint64_t*,
-                                     MatrixView<const float>, float, float, MatrixView<float>,
-                                     std::uint8_t*);
-template index_t masked_solve<double>(const Context&, MatrixView<const double>,
-                                      const std::uint64_t*, MatrixView<const double>, double,
-                                      double, MatrixView<double>, std::uint8_t*);
+NNMF_INSTANTIATE_NNLS_KERNELS(float)
+NNMF_INSTANTIATE_NNLS_KERNELS(double)
 
 }  // namespace nnmf::detail::cuda

@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "core/kernels.hpp"
+#include "core/kernels_instantiate.hpp"
 #include "cuda/blas.hpp"
 #include "cuda/cuda_resources.hpp"
 #include "nnmf/error.hpp"
@@ -360,24 +361,7 @@ void csc_transpose(const Context& ctx, CscView<T> X, index_t* rowptr, index_t* c
   NNMF_CUDA_CHECK_LAUNCH();
 }
 
-// Explicit instantiations (the product part of core/kernels_instantiate.hpp's list).
-template void gemm<float>(const Context&, Trans, Trans, float, MatrixView<const float>,
-                          MatrixView<const float>, float, MatrixView<float>);
-template void gemm<double>(const Context&, Trans, Trans, double, MatrixView<const double>,
-                           MatrixView<const double>, double, MatrixView<double>);
-template void gram<float>(const Context&, MatrixView<const float>, MatrixView<float>);
-template void gram<double>(const Context&, MatrixView<const double>, MatrixView<double>);
-template void transpose<float>(const Context&, MatrixView<const float>, MatrixView<float>);
-template void transpose<double>(const Context&, MatrixView<const double>, MatrixView<double>);
-template void spmm_tn<float>(const Context&, float, MatrixView<const float>, const DSparse<float>&,
-                             float, MatrixView<float>);
-template void spmm_tn<double>(const Context&, double, MatrixView<const double>,
-                              const DSparse<double>&, double, MatrixView<double>);
-template void spmm_nt<float>(const Context&, float, const DSparse<float>&, MatrixView<const float>,
-                             float, MatrixView<float>);
-template void spmm_nt<double>(const Context&, double, const DSparse<double>&,
-                              MatrixView<const double>, double, MatrixView<double>);
-template void csc_transpose<float>(const Context&, CscView<float>, index_t*, index_t*, float*);
-template void csc_transpose<double>(const Context&, CscView<double>, index_t*, index_t*, double*);
+NNMF_INSTANTIATE_PRODUCT_KERNELS(float)
+NNMF_INSTANTIATE_PRODUCT_KERNELS(double)
 
 }  // namespace nnmf::detail::cuda
