@@ -8,9 +8,20 @@
 // epochs from fixed factors (no NMF initialisation); "ms/epoch" sums the epochs' own times.
 // "x_authors" = the authors' package's time per epoch on these problems (12.8 ms and
 // 1975 ms, issue 3, measured on a machine like this one) divided by ours.
+// "x_baseline" = an in-run baseline divided by ours: the forward pass of one epoch computed
+// the authors' way, one scipy-style Lawson-Hanson NNLS per column and layer on A itself
+// (bench/baseline_lh.hpp, nothing shared between columns, each sparse column densified as
+// scipy needs), from the same factors. Their epoch adds the backward pass and the step to
+// that, so "baseline_ms" is a lower bound on a per-column epoch and x_baseline understates
+// the gap.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <string>
+#include <vector>
+
+#include "baseline_lh.hpp"
 
 #include "nnmf/nnmf.hpp"
 
@@ -30,6 +41,51 @@ Matrix<double> seeded(index_t r, index_t c, std::uint64_t seed) {
   return M;
 }
 
+/// Column j of X into b (n entries).
+void column_of(MatrixView<const double> X, index_t j, double* b) {
+  std::copy(X.data + j * X.ld, X.data + j * X.ld + X.rows, b);
+}
+void column_of(const CscMatrix<double>& X, index_t j, double* b) {
+  std::fill(b, b + X.rows(), 0.0);
+  for (index_t p = X.colptr()[j]; p < X.colptr()[j + 1]; ++p) b[X.rowind()[p]] = X.values()[p];
+}
+index_t cols_of(MatrixView<const double> X) { return X.cols; }
+index_t cols_of(const CscMatrix<double>& X) { return X.cols(); }
+
+/// Milliseconds of the baseline forward pass (see the header), the fastest of 3 runs, on the
+/// same threads as the fit (columns split among them).
+template <class XM>
+double baseline_forward_ms(const XM& X, const std::vector<Matrix<double>>& A) {
+  const index_t m = cols_of(X);
+  const int threads = Context::host().threads();
+  double best = 1e300;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Matrix<double> prev;  // S(l-1), k(l-1) x m
+    for (std::size_t l = 0; l < A.size(); ++l) {
+      const index_t n = A[l].rows(), k = A[l].cols();
+      Matrix<double> S(k, m);
+#pragma omp parallel num_threads(threads)
+      {
+        bench::LawsonHansonOnA lh(A[l].data(), n, k);
+        std::vector<double> b(static_cast<std::size_t>(n));
+#pragma omp for schedule(dynamic, 4)
+        for (index_t j = 0; j < m; ++j) {
+          if (l == 0)
+            column_of(X, j, b.data());
+          else
+            std::copy(prev.data() + j * n, prev.data() + (j + 1) * n, b.begin());
+          lh.solve(b.data(), S.data() + j * k);
+        }
+      }
+      prev = std::move(S);
+    }
+    benchmark::DoNotOptimize(prev.data());
+    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
 template <class XM>
 void run_epochs(benchmark::State& state, const XM& X, index_t n, FitOptions o, double authors_ms) {
   double epoch_s = 0;
@@ -44,6 +100,9 @@ void run_epochs(benchmark::State& state, const XM& X, index_t n, FitOptions o, d
   const double ms = 1e3 * epoch_s / double(epochs);
   state.counters["ms/epoch"] = ms;
   state.counters["x_authors"] = authors_ms / ms;
+  const double base = baseline_forward_ms(X, o.initial_factors);
+  state.counters["baseline_ms"] = base;
+  state.counters["x_baseline"] = base / ms;
   state.counters["epochs"] = double(epochs) / double(state.iterations());
 }
 
