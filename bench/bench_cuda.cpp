@@ -153,6 +153,11 @@ struct DeviceSolve {
         S(ctx, k, m),
         support(ctx, static_cast<std::size_t>((k + 63) / 64 * m)),
         status(ctx, static_cast<std::size_t>(m)) {}
+  /// G = A^T A and C = A^T X: the products of the forward pass.
+  void form(const Context& ctx, MatrixView<const T> A, const detail::DataOperand<T>& X) {
+    ops::gram<T>(ctx, A, G.view());
+    ops::at_x<T>(ctx, T(1), A, X, T(0), C.view());
+  }
   detail::NnlsBatchStats solve(const Context& ctx) {
     return ops::nnls_batch<T>(ctx, G.view(), C.view(), batch_params<T>(G.rows()), S.view(),
                               support.data(), nullptr, status.data());
@@ -212,6 +217,14 @@ const DMatrix<T>& dense_device_x() {
   return *mine;
 }
 
+/// X as the dense operand of the products.
+template <class T>
+detail::DataOperand<T> dense_operand(const DMatrix<T>& X) {
+  detail::DataOperand<T> op;
+  op.dense = X.view();
+  return op;
+}
+
 template <class T>
 void BM_CudaDense_Products(benchmark::State& state) {
   if (!need_gpu(state)) return;
@@ -235,9 +248,9 @@ void BM_CudaDense_Solve(benchmark::State& state) {
   const index_t k = state.range(0);
   const auto& X = dense_device_x<T>();
   auto A = DMatrix<T>::upload(ctx, uniform<T>(kN, k, 1000 + k).view());
+  const auto Xop = dense_operand(X);
   DeviceSolve<T> f(ctx, k, kM);
-  ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), A.view(), X.view(), T(0), f.C.view());
-  ops::gram<T>(ctx, A.view(), f.G.view());
+  f.form(ctx, A.view(), Xop);
   detail::NnlsBatchStats st = f.solve(ctx);
   time_iterations(state, ctx, [&] { st = f.solve(ctx); }, dense_product_flops(kN, kM, k), kM);
   state.counters["iter/col"] = double(st.iterations) / double(kM);
@@ -250,10 +263,10 @@ void BM_CudaDense_Forward(benchmark::State& state) {
   const index_t k = state.range(0);
   const auto& X = dense_device_x<T>();
   auto A = DMatrix<T>::upload(ctx, uniform<T>(kN, k, 1000 + k).view());
+  const auto Xop = dense_operand(X);
   DeviceSolve<T> f(ctx, k, kM);
   auto run = [&] {
-    ops::gram<T>(ctx, A.view(), f.G.view());
-    ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), A.view(), X.view(), T(0), f.C.view());
+    f.form(ctx, A.view(), Xop);
     f.solve(ctx);
   };
   run();
@@ -267,9 +280,9 @@ void BM_CudaDense_Backward(benchmark::State& state) {
   const index_t k = state.range(0);
   const auto& X = dense_device_x<T>();
   auto A = DMatrix<T>::upload(ctx, uniform<T>(kN, k, 1000 + k).view());
+  const auto Xop = dense_operand(X);
   DeviceSolve<T> f(ctx, k, kM);
-  ops::gram<T>(ctx, A.view(), f.G.view());
-  ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), A.view(), X.view(), T(0), f.C.view());
+  f.form(ctx, A.view(), Xop);
   f.solve(ctx);
   // dS = W: uniform in [0, 1) tiled like X (a stand-in for a loss gradient).
   DMatrix<T> W(ctx, k, kM), Z(ctx, k, kM), M(ctx, k, k), dA(ctx, kN, k);
@@ -280,8 +293,6 @@ void BM_CudaDense_Backward(benchmark::State& state) {
                          sizeof(T) * static_cast<std::size_t>(k * kTile),
                          detail::CopyKind::host_to_backend);
   }
-  detail::DataOperand<T> Xop;
-  Xop.dense = X.view();
   auto run = [&] { backward_da<T>(ctx, A.view(), Xop, f, W.view(), Z, M, dA); };
   run();
   time_iterations(state, ctx, run, dense_product_flops(kN, kM, k), kM);
@@ -394,8 +405,7 @@ void BM_CudaNews_Forward(benchmark::State& state) {
   DeviceSolve<T> f(ctx, k, m);
   detail::NnlsBatchStats st;
   auto run = [&] {
-    ops::gram<T>(ctx, A.view(), f.G.view());
-    ops::at_x<T>(ctx, T(1), A.view(), Xop, T(0), f.C.view());
+    f.form(ctx, A.view(), Xop);
     st = f.solve(ctx);
   };
   run();
@@ -414,8 +424,7 @@ void BM_CudaNews_Backward(benchmark::State& state) {
   const auto& A = p.A;
   const index_t n = sp.rows(), m = sp.cols();
   DeviceSolve<T> f(ctx, k, m);
-  ops::gram<T>(ctx, A.view(), f.G.view());
-  ops::at_x<T>(ctx, T(1), A.view(), Xop, T(0), f.C.view());
+  f.form(ctx, A.view(), Xop);
   f.solve(ctx);
   auto W = DMatrix<T>::upload(ctx, uniform<T>(k, m, 5).view());
   DMatrix<T> Z(ctx, k, m), M(ctx, k, k), dA(ctx, n, k);
