@@ -115,6 +115,9 @@ struct FitOptions {
   NnlsOptions nnls;           ///< tolerance and iteration cap of the forward solves
   /// Called after every epoch (progress display, logging). May be empty.
   std::function<void(const EpochRecord&)> on_epoch;
+  /// Polled after every epoch (and between initialization phases); returning true ends the
+  /// fit there with the factors reached so far (Ctrl-C in the CLI and in Python). May be empty.
+  std::function<bool()> should_stop;
 };
 
 /// Per-layer quality of a fitted model on some data.

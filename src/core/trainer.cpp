@@ -406,6 +406,7 @@ std::vector<EpochRecord> optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DM
     history.push_back(rec);
     if (opts.on_epoch) opts.on_epoch(rec);
     if (stop) break;
+    if (opts.should_stop && opts.should_stop()) break;
     const double rel = (before - cur.total) / std::max(std::abs(before), 1e-300);
     stall = rel < opts.rel_tol ? stall + 1 : 0;
     if (opts.patience > 0 && stall >= opts.patience) break;
