@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <cstdlib>
 #include <string>
 #include <sys/stat.h>
 
@@ -58,7 +59,11 @@ const DenseCase& dense_case(index_t n, index_t m, index_t k) {
   return *p;
 }
 
-std::string news_path() { return std::string(NNMF_SHARED_DATA_DIR) + "/20news/X_tfidf.mtx.gz"; }
+// $NNMF_SHARED_DATA_DIR first (a build run on another machine), else the compiled path.
+std::string news_path() {
+  const char* env = std::getenv("NNMF_SHARED_DATA_DIR");
+  return std::string(env && *env ? env : NNMF_SHARED_DATA_DIR) + "/20news/X_tfidf.mtx.gz";
+}
 
 const CscMatrix<double>* news() {
   static std::unique_ptr<CscMatrix<double>> X;

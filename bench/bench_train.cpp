@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,11 @@ using namespace nnmf;
 
 namespace {
 
-std::string data(const std::string& rel) { return std::string(NNMF_DATA_DIR) + "/" + rel; }
+// $NNMF_DATA_DIR first (a build run on another machine), else the compiled path.
+std::string data(const std::string& rel) {
+  const char* env = std::getenv("NNMF_DATA_DIR");
+  return std::string(env && *env ? env : NNMF_DATA_DIR) + "/" + rel;
+}
 
 Matrix<double> seeded(index_t r, index_t c, std::uint64_t seed) {
   Matrix<double> M(r, c);

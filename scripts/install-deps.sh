@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nnmf needs, when missing. Usage: install-deps.sh [--tests]
-# (--tests adds GoogleTest and Google Benchmark). Safe to run repeatedly.
+# (--tests adds GoogleTest, Google Benchmark, and pybind11, NumPy, SciPy, pytest and
+# scikit-learn for the Python package). Safe to run repeatedly.
 set -euo pipefail
 pkgs=(g++ cmake make zlib1g-dev libopenblas-openmp-dev liblapacke-dev libcli11-dev nlohmann-json3-dev)
 if [[ "${1:-}" == "--tests" ]]; then
   pkgs+=(libgtest-dev libbenchmark-dev)
+  # the Python package and its tests (built for /usr/bin/python3, which these modules serve)
+  pkgs+=(pybind11-dev python3-dev python3-numpy python3-scipy python3-pytest python3-sklearn)
+fi
+# --fuzz: clang with its sanitizer runtimes and OpenMP, for scripts/fuzz.sh.
+if [[ "${1:-}" == "--fuzz" ]]; then
+  pkgs+=(clang libclang-rt-dev libomp-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -10,7 +10,11 @@ jobs=$(nproc 2>/dev/null || echo 2)
 if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then
   export PATH="/usr/local/cuda/bin:$PATH"
 fi
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@"
+# The Python package is built for the interpreter that has the Debian modules: the python3
+# first on PATH may be another one (pyenv, a virtualenv) without NumPy.
+py=()
+[[ -x /usr/bin/python3 ]] && py=(-DPython_EXECUTABLE=/usr/bin/python3)
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "${py[@]}" "$@"
 cmake --build "$build" -j "$jobs"
 cd "$build"
 ctest --output-on-failure -j "$jobs"

@@ -59,7 +59,9 @@ TEST(Backward, DenseGradientsMatchFiniteDifferences) {
   auto X = random_matrix<double>(n, m, 32);
   auto W = random_matrix<double>(k, m, 33, -1.0, 1.0);
   auto base = nnls<double>(ctx(), A.view(), X.view());
-  auto g = nnls_backward<double>(ctx(), A.view(), X.view(), base.S.view(), base.support, W.view());
+  BackwardOptions both;
+  both.compute_dX = true;
+  auto g = nnls_backward<double>(ctx(), A.view(), X.view(), base.S.view(), base.support, W.view(), both);
   ASSERT_EQ(g.dA.rows(), n);
   ASSERT_EQ(g.dA.cols(), k);
   ASSERT_EQ(g.dX.rows(), n);
@@ -87,12 +89,16 @@ TEST(Backward, SparseGradientMatchesFiniteDifferencesAndDense) {
   bo.compute_dX = false;
   auto gs = nnls_backward<double>(ctx(), A.view(), Xs, base.S.view(), base.support, W.view(), bo);
   EXPECT_TRUE(gs.dX.empty());
-  auto gd = nnls_backward<double>(ctx(), A.view(), Xd.view(), base.S.view(), base.support, W.view());
+  // The default is what training needs: dA only (dX is n x m and dense).
+  EXPECT_TRUE(nnls_backward<double>(ctx(), A.view(), Xs, base.S.view(), base.support, W.view()).dX.empty());
+  BackwardOptions both;
+  both.compute_dX = true;
+  auto gd = nnls_backward<double>(ctx(), A.view(), Xd.view(), base.S.view(), base.support, W.view(), both);
   for (index_t q = 0; q < n * k; ++q) EXPECT_NEAR(gs.dA.data()[q], gd.dA.data()[q], 1e-12);
   auto st = check_fd(A, gs.dA, [&](bool* same) { return objective(A, Xs, W, base.support, same); });
   EXPECT_GT(st.checked, n * k * 9 / 10);
   // dX for sparse X on request.
-  auto gx = nnls_backward<double>(ctx(), A.view(), Xs, base.S.view(), base.support, W.view());
+  auto gx = nnls_backward<double>(ctx(), A.view(), Xs, base.S.view(), base.support, W.view(), both);
   for (index_t q = 0; q < n * m; ++q) EXPECT_NEAR(gx.dX.data()[q], gd.dX.data()[q], 1e-12);
 }
 
@@ -141,7 +147,10 @@ TEST(Backward, EmptySupportGivesZeroGradient) {
   auto W = random_matrix<double>(3, 4, 41, -1.0, 1.0);
   auto r = nnls<double>(ctx(), A.view(), X.view());
   EXPECT_EQ(r.support.count(), 0);
-  auto g = nnls_backward<double>(ctx(), A.view(), X.view(), r.S.view(), r.support, W.view());
+  BackwardOptions both;
+  both.compute_dX = true;
+  auto g = nnls_backward<double>(ctx(), A.view(), X.view(), r.S.view(), r.support, W.view(), both);
+  EXPECT_EQ(g.dX.rows(), 10);
   for (double v : g.dA.storage()) EXPECT_EQ(v, 0.0);
   for (double v : g.dX.storage()) EXPECT_EQ(v, 0.0);
 }

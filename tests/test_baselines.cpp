@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -449,7 +450,10 @@ struct CliRun {
 
 CliRun run_cli(const std::string& args) {
   CliRun r;
-  FILE* p = popen((std::string(NNMF_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
+  // $NNMF_CLI first (a bundle or another build), the compiled path as the default.
+  const char* env = std::getenv("NNMF_CLI");
+  const std::string cli = env && *env ? env : NNMF_CLI_PATH;
+  FILE* p = popen((cli + " " + args + " 2>&1").c_str(), "r");
   std::array<char, 4096> buf{};
   while (fgets(buf.data(), static_cast<int>(buf.size()), p)) r.output += buf.data();
   const int st = pclose(p);

@@ -5,58 +5,17 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "test_util.hpp"
+#include "test_cli_util.hpp"
 
 namespace nnmf::test {
 namespace {
 
-struct CliRun {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-CliRun run(const std::string& args) {
-  CliRun r;
-  const std::string cmd = std::string(NNMF_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), static_cast<int>(buf.size()), p)) r.output += buf.data();
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-bool exists(const std::string& p) {
-  struct stat st {};
-  return stat(p.c_str(), &st) == 0;
-}
-
-int count_lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nnmf-cli-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    syn_ = data_dir() + "/synthetic-hierarchy/";
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-  std::string p(const std::string& name) const { return dir_ + "/" + name; }
-  std::string write(const std::string& name, const std::string& content) const {
-    std::ofstream(p(name)) << content;
-    return p(name);
-  }
-  std::string dir_, syn_;
-};
+using Cli = CliTest;
 
 TEST_F(Cli, NnlsMatchesTheLibrary) {
   auto A = random_matrix<double>(87, 9, 1);
@@ -166,16 +125,10 @@ TEST_F(Cli, ErrorsAreOneLineWithNonZeroExitAndLeaveNoOutputs) {
     EXPECT_EQ(count_lines(r.output), 1) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
   }
-  // Nothing was written for any failed command (at most an empty output directory).
-  for (const char* d : {"o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8"}) {
-    FILE* f = popen(("ls -A " + p(d) + " 2>/dev/null").c_str(), "r");
-    char buf[256];
-    std::string listing;
-    while (fgets(buf, sizeof buf, f)) listing += buf;
-    pclose(f);
-    EXPECT_EQ(listing, "") << d;
-  }
+  // Nothing was written for any failed command: no output folder, no staging folder.
+  for (const char* d : {"o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8"}) EXPECT_FALSE(exists(p(d))) << d;
   EXPECT_FALSE(exists(p("s.mtx")));
+  EXPECT_EQ(listing(dir_), "bad.mtx\nrange_labels.txt\nshort_labels.txt\n");
 }
 
 TEST_F(Cli, HelpForEveryCommand) {

@@ -452,6 +452,32 @@ void expect_same_result(const NnlsResult<T>& ref, const NnlsResult<T>& got, doub
   }
 }
 
+/// Same ||X - A S||^2, column by column, up to tol (relative to ||x_j||^2).
+template <class T>
+void expect_same_objective(const Matrix<T>& A, const Matrix<T>& X, const NnlsResult<T>& ref,
+                           const NnlsResult<T>& got, double tol, const std::string& what) {
+  const index_t n = A.rows(), k = A.cols();
+  int bad = 0;
+  for (index_t j = 0; j < X.cols() && bad < 5; ++j) {
+    double qr = 0, qg = 0, xx = 0;
+    for (index_t i = 0; i < n; ++i) {
+      double rr = X(i, j), rg = X(i, j);
+      for (index_t q = 0; q < k; ++q) {
+        rr -= double(A(i, q)) * ref.S(q, j);
+        rg -= double(A(i, q)) * got.S(q, j);
+      }
+      qr += rr * rr;
+      qg += rg * rg;
+      xx += double(X(i, j)) * X(i, j);
+    }
+    if (!(std::abs(qg - qr) <= tol * std::max(xx, 1e-300))) {
+      ++bad;
+      ADD_FAILURE() << what << ", column " << j << ": ||x - A s||^2 = " << qg << " on CUDA, " << qr
+                    << " on the host";
+    }
+  }
+}
+
 /// One test body for both backends: the forward solve of a problem.
 template <class T>
 NnlsResult<T> forward_body(const Context& ctx, const Problem<T>& p, Kind kind,
@@ -469,9 +495,17 @@ void forward_vs_host(Kind kind, index_t k) {
   const auto ref = forward_body<T>(host_ref(), p, kind);
   const auto got = forward_body<T>(gpu(), p, kind);
   const bool f = sizeof(T) == 4;
-  expect_same_result(ref, got, f ? 2e-3 : 1e-8, f ? 1e-3 : 1e-8, what);
+  if (kind == Kind::rank_deficient) {
+    // A has duplicate columns: the optimum is unique, S is not (which twin enters is decided
+    // by the last bits of G and C). Compare what is unique: the objective; and the KKT below.
+    expect_same_objective(p.A, p.X, ref, got, f ? 1e-4 : 1e-10, what);
+  } else {
+    expect_same_result(ref, got, f ? 2e-3 : 1e-8, f ? 1e-3 : 1e-8, what);
+  }
   expect_kkt(p.A, p.X, got, f ? 2e-4 : 1e-8);
-  EXPECT_EQ(got.iteration_limit_columns, ref.iteration_limit_columns) << what;
+  // Both converge everywhere here (the cap is 3k + 30 steps); the counts of steps may differ.
+  EXPECT_EQ(got.iteration_limit_columns, 0) << what;
+  EXPECT_EQ(ref.iteration_limit_columns, 0) << what;
   if (kind == Kind::zero_columns) {
     EXPECT_EQ(got.support.count(0), 0) << what;
     for (index_t i = 0; i < k; ++i) EXPECT_EQ(got.S(i, 0), T(0)) << what;
@@ -505,8 +539,11 @@ TEST(CudaVsHost, WarmStartsAndIterationLimits) {
   const auto a = nnls<double>(host_ref(), p.A.view(), p.X.view(), lim);
   const auto b = nnls<double>(gpu(), p.A.view(), p.X.view(), lim);
   EXPECT_GT(b.iteration_limit_columns, 0);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.iteration_limit_columns, b.iteration_limit_columns);
+  // Where the cap stops a column depends on the path of rounding (one support flip adds or
+  // saves a step): the counts agree closely, not exactly; every column stays feasible.
+  EXPECT_NEAR(static_cast<double>(a.iteration_limit_columns),
+              static_cast<double>(b.iteration_limit_columns), 10.0);
+  for (double v : b.S.storage()) EXPECT_GE(v, 0.0);
   lim.throw_on_iteration_limit = true;
   EXPECT_THROW_MSG(nnls<double>(gpu(), p.A.view(), p.X.view(), lim), Error, "iteration limit");
 }
@@ -519,16 +556,17 @@ TEST(CudaVsHost, NormalEquationsEntryPoint) {
   const auto a = nnls_normal<double>(host_ref(), G.view(), C.view());
   const auto b = nnls_normal<double>(gpu(), G.view(), C.view());
   expect_same_result(a, b, 1e-10, 1e-10, "nnls_normal");
-  EXPECT_EQ(a.iterations, b.iterations);
 }
 
 /// One test body: the backward pass on the support of the host's forward solve.
 template <class T>
 NnlsGradients<T> backward_body(const Context& ctx, const Problem<T>& p, Kind kind,
                                const NnlsResult<T>& fwd, const Matrix<T>& W) {
+  BackwardOptions both;
+  both.compute_dX = true;
   if (kind == Kind::sparse)
-    return nnls_backward<T>(ctx, p.A.view(), p.Xs, fwd.S.view(), fwd.support, W.view());
-  return nnls_backward<T>(ctx, p.A.view(), p.X.view(), fwd.S.view(), fwd.support, W.view());
+    return nnls_backward<T>(ctx, p.A.view(), p.Xs, fwd.S.view(), fwd.support, W.view(), both);
+  return nnls_backward<T>(ctx, p.A.view(), p.X.view(), fwd.S.view(), fwd.support, W.view(), both);
 }
 
 template <class T>
@@ -610,6 +648,10 @@ TEST(CudaVsHost, RepeatedRunsAreBitwiseIdentical) {
     const auto gb = backward_body<float>(gpu(), p, kind, a, W);
     EXPECT_EQ(ga.dA.storage(), gb.dA.storage()) << name(kind);
   }
+#if NNMF_WITH_CUDA
+  // The sparse products ran cuSPARSE's deterministic algorithm, not a fallback.
+  EXPECT_EQ(detail::cuda::testing::spmm_algorithms(), "CSR_ALG3");
+#endif
 }
 
 // ---- a short training run ------------------------------------------------------------------
@@ -658,7 +700,9 @@ void training_vs_host(bool sparse) {
   ASSERT_EQ(ref.size(), 12u) << what;
   ASSERT_EQ(got.size(), ref.size()) << what;
   EXPECT_LT(ref.back(), ref.front()) << what << ": the reference run does not train";
-  const double tol = sizeof(T) == 4 ? 1e-3 : 1e-9;
+  // Not 1e-9 in double: a support bit flipped at a rounding-level tie changes the later epochs'
+  // losses slightly without any bug.
+  const double tol = sizeof(T) == 4 ? 1e-3 : 1e-6;
   for (std::size_t e = 0; e < ref.size(); ++e)
     EXPECT_NEAR(got[e], ref[e], tol * std::abs(ref[e])) << what << ", epoch " << e + 1;
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -184,8 +185,12 @@ const Matrix<T>& dense_of(const Matrix<T>& X) {
     }                                                                                     \
   } while (0)
 
-/// Root of the project's bundled test data (set by CMake).
-inline std::string data_dir() { return NNMF_TEST_DATA_DIR; }
+/// Root of the project's bundled test data: $NNMF_TEST_DATA_DIR when set (a build run on
+/// another machine, e.g. from scripts/gpu-check.sh), else the path CMake compiled in.
+inline std::string data_dir() {
+  const char* env = std::getenv("NNMF_TEST_DATA_DIR");
+  return env && *env ? std::string(env) : std::string(NNMF_TEST_DATA_DIR);
+}
 
 /// Why the CUDA tests cannot run here, or "" when they can.
 inline std::string no_cuda_reason() {

@@ -36,6 +36,14 @@ class IoError : public Error {
   using Error::Error;
 };
 
+/// The answer cannot be represented in the working precision: an NNLS solution or a layer's
+/// coefficients that overflow or underflow float/double although every input is finite
+/// (the message names the operation and the column or layer).
+class RangeError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A backend failed at run time: a CUDA, cuBLAS, cuSPARSE or cuSOLVER call returned an error,
 /// or the device ran out of memory (see OutOfMemory).
 class BackendError : public Error {

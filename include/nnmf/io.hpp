@@ -2,11 +2,24 @@
 // and mask files in the formats of shared/data/README.md.
 //
 // Reading is strict: every malformed header, size line or entry, every index out of range,
-// duplicate entry, non-finite value, missing or surplus entry throws IoError naming the file
-// and the line. Gzip input is recognised by its content, whatever the file name.
+// duplicate entry, non-finite value (and fractional value in an `integer` file), missing or
+// surplus entry throws IoError naming the file and the line. Gzip input is recognised by its
+// content, whatever the file name; concatenated gzip members are read as one stream, and
+// anything else after the last member, or a truncated stream, is an error.
+//
+// Reading is bounded, so a small crafted file cannot take the machine: files are streamed
+// line by line (a line longer than 1 MiB, or more than 16 MiB of blank and comment lines in
+// a row, is an error); every size product of a header is checked for overflow, and a header
+// that declares more data than the memory budget holds is rejected before anything is
+// allocated. The budget is the memory available, or NNMF_MEMORY_LIMIT (bytes, or with a
+// K/M/G/T suffix) when set. Storage grows with the data actually read, never from what a
+// header claims. Label and mask files stop at the first line beyond the expected count.
+//
 // Writing is atomic: data goes to a temporary file in the same directory, which is renamed
 // over the destination only once it is complete, so a failed write never leaves a partial
 // file nor destroys an earlier good one. A destination ending in ".gz" is gzip-compressed.
+// A destination that exists and is not a regular file (a symlink, FIFO, device, socket or
+// directory) is refused with IoError rather than replaced.
 #pragma once
 
 #include <cstdint>
@@ -64,7 +77,8 @@ void write_mtx(const std::string& path, const CscMatrix<T>& A, const std::string
 
 /// One 0-based integer class per line. Throws IoError for a malformed line and InvalidArgument
 /// when the count differs from @p expected_count (if >= 0) or a label is >= @p num_classes
-/// (if > 0). Blank lines at the end are ignored.
+/// (if > 0); without @p num_classes, the class count (max label + 1) may not exceed the
+/// number of labels. Blank lines are allowed only at the end.
 std::vector<int> read_labels(const std::string& path, index_t expected_count = -1,
                              int num_classes = -1);
 

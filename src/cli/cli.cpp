@@ -3,21 +3,37 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cmath>
+#include <chrono>
+#include <limits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
 
+#include "cli/numbers.hpp"
 #include "nnmf/error.hpp"
 
 namespace nnmf::cli {
 
+void add_common(CLI::App& app, Common& c) {
+  app.add_option("--device", c.device, "cpu or cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
+  add_int(&app, "--threads", c.threads, "host threads (0 = all cores; at most " + std::to_string(max_threads()) + ")",
+          0, max_threads());
+  app.add_option("--precision", c.precision, "double or float")->capture_default_str()->check(
+      CLI::IsMember({"double", "float"}));
+  app.add_flag("-q,--quiet", c.quiet, "no progress or summary on stderr");
+}
+
+void warn(const std::string& message) { std::fprintf(stderr, "nnmf: warning: %s\n", message.c_str()); }
+
+std::string bundled_data_dir() {
+  struct stat st {};
+  for (const std::string& d : {std::string(NNMF_INSTALLED_DATA_DIR), std::string(NNMF_SOURCE_DATA_DIR)})
+    if (stat((d + "/synthetic-hierarchy/X.mtx").c_str(), &st) == 0) return d;
+  return NNMF_SOURCE_DATA_DIR;
+}
+
 Context Common::context() const {
-  if (threads < 0) throw InvalidArgument("--threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
-  if (precision != "double" && precision != "float")
-    throw InvalidArgument("--precision must be 'double' or 'float', got '" + precision + "'");
   const Backend b = parse_backend(device);
   if (b == Backend::cuda) {
     if (!Context::cuda_compiled())
@@ -37,12 +53,7 @@ std::map<std::string, Method>& methods() {
 double setting(const std::map<std::string, std::string>& s, const std::string& key, double dflt) {
   const auto it = s.find(key);
   if (it == s.end()) return dflt;
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(it->second.c_str(), &end);
-  if (it->second.empty() || *end != '\0' || errno != 0 || !std::isfinite(v))
-    throw InvalidArgument("--set " + key + "=" + it->second + ": not a finite number");
-  return v;
+  return parse_real("--set " + key, it->second, std::numeric_limits<double>::lowest());
 }
 
 void check_settings(const std::map<std::string, std::string>& s, const std::vector<std::string>& known,
@@ -53,57 +64,51 @@ void check_settings(const std::map<std::string, std::string>& s, const std::vect
     if (!ok) {
       std::string list;
       for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw InvalidArgument("--set " + kv.first + ": method '" + method + "' has no such setting" +
+      throw UsageError("--set " + kv.first + ": method '" + method + "' has no such setting" +
                             (list.empty() ? std::string(" (it takes none)") : " (it takes: " + list + ")"));
     }
   }
 }
 
-OutputSet::OutputSet(std::string dir) : dir_(std::move(dir)) {
-  if (dir_.empty()) throw InvalidArgument("-o: output directory is empty");
-  struct stat st {};
-  if (stat(dir_.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) throw IoError(dir_ + ": exists and is not a directory");
-  } else if (mkdir(dir_.c_str(), 0777) != 0) {
-    throw IoError(dir_ + ": cannot create the output directory: " + std::strerror(errno));
-  }
-  std::string tmpl = dir_ + "/.nnmf-staging-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (!mkdtemp(buf.data()))
-    throw IoError(dir_ + ": cannot create a staging directory: " + std::strerror(errno));
-  staging_ = buf.data();
+namespace {
+double clock_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
-
-OutputSet::~OutputSet() {
-  // Whatever was not committed is removed: no partial set of outputs is left behind.
-  for (const auto& n : names_) ::unlink((staging_ + "/" + n).c_str());
-  ::rmdir(staging_.c_str());
+std::string duration(double s) {
+  char buf[32];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.1f s", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, int(s) % 3600 / 60);
+  return buf;
 }
+}  // namespace
 
-std::string OutputSet::stage(const std::string& name) {
-  names_.push_back(name);
-  return staging_ + "/" + name;
+Progress::Progress(bool quiet, std::string what)
+    : on_(!quiet), tty_(isatty(STDERR_FILENO) != 0), what_(std::move(what)), start_(clock_s()) {}
+
+bool Progress::draw_now(bool force) {
+  if (!on_ || !tty_) return false;
+  const double now = clock_s();
+  if (!force && now - last_draw_ < 0.1) return false;
+  last_draw_ = now;
+  return true;
 }
-
-void OutputSet::commit() {
-  for (const auto& n : names_) {
-    const std::string from = staging_ + "/" + n, to = dir_ + "/" + n;
-    if (std::rename(from.c_str(), to.c_str()) != 0)
-      throw IoError(to + ": cannot move the result into place: " + std::strerror(errno));
-  }
-  names_.clear();
-  committed_ = true;
-}
-
-Progress::Progress(bool quiet, std::string what) : on_(!quiet), tty_(isatty(STDERR_FILENO) != 0), what_(std::move(what)) {}
 
 void Progress::update(int step, int total, double loss) {
-  if (!on_ || !tty_) return;
-  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  if (step != total && now - last_draw_ < 0.1) return;
-  last_draw_ = now;
-  std::fprintf(stderr, "\r%s: epoch %d/%d  loss %.6g   ", what_.c_str(), step, total, loss);
+  if (epochs_start_ < 0) epochs_start_ = clock_s();  // methods without a "training" phase
+  if (!draw_now(step == total)) return;
+  const double now = clock_s(), per = step > 0 ? (now - epochs_start_) / step : 0;
+  std::fprintf(stderr, "\r\033[K%s: epoch %d/%d  loss %.6g  %.3g s/epoch  at most %s left  %s", what_.c_str(), step,
+               total, loss, per, duration(per * (total - step)).c_str(), duration(now - start_).c_str());
+  std::fflush(stderr);
+}
+
+void Progress::phase(const std::string& name, int i, int n) {
+  if (name == "training") epochs_start_ = clock_s();
+  if (!draw_now(false)) return;
+  std::fprintf(stderr, "\r\033[K%s: %s", what_.c_str(), name.c_str());
+  if (n > 0 && i > 0) std::fprintf(stderr, " %d/%d", i, n);
+  std::fprintf(stderr, "  %s", duration(clock_s() - start_).c_str());
   std::fflush(stderr);
 }
 
@@ -111,22 +116,6 @@ void Progress::done(const std::string& summary) {
   if (!on_) return;
   if (tty_) std::fprintf(stderr, "\r\033[K");
   std::fprintf(stderr, "%s: %s\n", what_.c_str(), summary.c_str());
-}
-
-std::vector<index_t> parse_ranks(const std::string& text, const std::string& option) {
-  std::vector<index_t> r;
-  std::stringstream ss(text);
-  std::string tok;
-  while (std::getline(ss, tok, ',')) {
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(tok.c_str(), &end, 10);
-    if (tok.empty() || *end != '\0' || errno != 0 || v < 1)
-      throw InvalidArgument(option + " " + text + ": '" + tok + "' is not a positive integer");
-    r.push_back(static_cast<index_t>(v));
-  }
-  if (r.empty()) throw InvalidArgument(option + ": no rank given");
-  return r;
 }
 
 }  // namespace nnmf::cli

@@ -11,14 +11,8 @@
 
 namespace nnmf::cli {
 
-/// The subcommand and what runs it once the command line has been parsed.
-struct ExperimentCommand {
-  CLI::App* command = nullptr;
-  std::function<int()> run;
-};
-
 /// Adds `experiment` to @p app. @p argc / @p argv are kept to write the exact command into the
 /// results; @p common holds the global options (device, threads, quiet).
-ExperimentCommand add_experiment_command(CLI::App& app, const Common& common, int argc, char** argv);
+Command add_experiment_command(CLI::App& app, const Common& common, int argc, char** argv);
 
 }  // namespace nnmf::cli

@@ -2,6 +2,8 @@
 // include/nnmf/baselines.hpp and docs/baselines.md). Each writes the same A*.mtx, S*.mtx,
 // report.json as the neural method.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "cli/cli.hpp"
 #include "nnmf/error.hpp"
@@ -24,8 +26,8 @@ NmfOptions nmf_options(const Settings& s, std::uint64_t seed, int iterations) {
 
 int int_setting(const Settings& s, const std::string& key, int dflt) {
   const double v = setting(s, key, dflt);
-  if (v != static_cast<double>(static_cast<int>(v)))
-    throw InvalidArgument("--set " + key + "=" + s.at(key) + ": must be an integer");
+  if (!(v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max()) || v != std::floor(v))
+    throw UsageError("--set " + key + "=" + s.at(key) + ": must be an integer");
   return static_cast<int>(v);
 }
 
@@ -51,13 +53,17 @@ nlohmann::json supervision_json(const std::optional<Supervision>& s) {
   return {{"loss", "l2"}, {"classifier", "nonnegative B, multiplicative updates"}, {"lambda", s->lambda}};
 }
 
+/// Per-iteration records; @p seconds (when given) holds the wall time from the call to the end
+/// of each iteration, so that the first record's time includes the start.
 template <class T>
-std::vector<EpochRecord> history_of(const std::vector<double>& objective) {
+std::vector<EpochRecord> history_of(const std::vector<double>& objective,
+                                    const std::vector<double>& seconds = {}) {
   std::vector<EpochRecord> h;
   for (std::size_t q = 0; q < objective.size(); ++q) {
     EpochRecord r;
     r.epoch = static_cast<int>(q + 1);
     r.loss = objective[q];
+    if (q < seconds.size()) r.seconds = seconds[q] - (q > 0 ? seconds[q - 1] : 0.0);
     h.push_back(r);
   }
   return h;
@@ -66,20 +72,23 @@ std::vector<EpochRecord> history_of(const std::vector<double>& objective) {
 /// One layer of NMF (--method nmf).
 template <class T>
 FitOutcome<T> fit_nmf(const FitRequest<T>& req) {
-  check_settings(req.settings, {"algorithm_mu", "rel_tol", "nndsvd"}, "nmf");
+  check_settings(req.settings, {"algorithm_mu", "anls", "rel_tol", "nndsvd"}, "nmf");
   if (req.supervision)
-    throw InvalidArgument("--method nmf is unsupervised; use --method ssnmf for labels");
+    throw UsageError("--method nmf is unsupervised; use --method ssnmf for labels");
   if (req.ranks.size() != 1)
-    throw InvalidArgument("--method nmf takes one rank; use --method hnmf for " +
-                          std::to_string(req.ranks.size()) + " layers");
-  const NmfOptions o = nmf_options(req.settings, req.seed, req.iterations);
+    throw UsageError("--method nmf takes one rank; use --method hnmf for " +
+                     std::to_string(req.ranks.size()) + " layers");
+  NmfOptions o = nmf_options(req.settings, req.seed, req.iterations);
+  // HALS by default: on large data it reaches every error sooner than ANLS (and than
+  // scikit-learn's cd, bench/nmf_vs_sklearn.py); --set anls=1 for exact blocks.
+  if (o.algorithm == NmfAlgorithm::anls && setting(req.settings, "anls", 0) == 0) o.algorithm = NmfAlgorithm::hals;
   NmfResult<T> r = req.X->sparse ? nmf<T>(*req.ctx, req.X->csc, req.ranks[0], o)
                                  : nmf<T>(*req.ctx, req.X->dense.view(), req.ranks[0], o);
   if (req.progress) req.progress(r.iterations, o.max_iter, r.objective.back());
   FitOutcome<T> out;
   out.A.push_back(std::move(r.W));
   out.S.push_back(std::move(r.H));
-  out.history = history_of<T>(r.objective);
+  out.history = history_of<T>(r.objective, r.seconds);
   out.settings = {{"algorithm", to_string(o.algorithm)}, {"init", to_string(o.init)},
                   {"max_iter", o.max_iter}, {"rel_tol", o.rel_tol}, {"iterations", r.iterations}};
   return out;
@@ -90,8 +99,8 @@ template <class T>
 FitOutcome<T> fit_ssnmf(const FitRequest<T>& req) {
   check_settings(req.settings, {"max_iter", "rel_tol", "init_random", "init_iterations", "mu_eps"}, "ssnmf");
   if (req.ranks.size() != 1)
-    throw InvalidArgument("--method ssnmf takes one rank; use --method hnmf (SSNMF at the last layer) for " +
-                          std::to_string(req.ranks.size()) + " layers");
+    throw UsageError("--method ssnmf takes one rank; use --method hnmf (SSNMF at the last layer) for " +
+                     std::to_string(req.ranks.size()) + " layers");
   SsnmfOptions o = ssnmf_options(req.settings, "", req.seed);
   if (req.iterations > 0) o.max_iter = req.iterations;
   o.supervision = req.supervision;
@@ -119,7 +128,7 @@ FitOutcome<T> fit_hnmf(const FitRequest<T>& req) {
                  {"algorithm_mu", "rel_tol", "nndsvd", "normalize", "ssnmf_iter", "ssnmf_rel_tol",
                   "ssnmf_init_random", "ssnmf_init_iterations", "ssnmf_mu_eps"},
                  "hnmf");
-  if (!req.neural.data_mask.empty()) throw InvalidArgument("--method hnmf takes no --mask (use ssnmf or deep)");
+  if (!req.neural.data_mask.empty()) throw UsageError("--method hnmf takes no --mask (use ssnmf or deep)");
   HierarchicalNmfOptions o;
   o.ranks = req.ranks;
   o.seed = req.seed;

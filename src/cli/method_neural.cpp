@@ -4,27 +4,9 @@
 namespace nnmf::cli {
 namespace {
 
-template <class T>
-FitOutcome<T> fit_neural(const FitRequest<T>& req) {
-  check_settings(req.settings, {}, "neural");
-  FitOptions o = req.neural;
-  o.ranks = req.ranks;
-  o.seed = req.seed;
-  o.supervision = req.supervision;
-  if (req.iterations >= 0) o.epochs = req.iterations;
-  if (req.progress) {
-    const int total = o.epochs;
-    o.on_epoch = [&req, total](const EpochRecord& r) { req.progress(r.epoch, total, r.loss); };
-  }
-  NeuralNmf<T> model = req.X->sparse ? NeuralNmf<T>::fit(*req.ctx, req.X->csc, o)
-                                     : NeuralNmf<T>::fit(*req.ctx, req.X->dense.view(), o);
-  FitOutcome<T> out;
-  out.A = model.factors();
-  out.S = req.X->sparse ? model.transform(*req.ctx, req.X->csc)
-                        : model.transform(*req.ctx, req.X->dense.view());
-  out.B = model.classifier();
-  out.history = model.history();
-  nlohmann::json& s = out.settings;
+/// The resolved options, for the report.
+nlohmann::json settings_json(const FitOptions& o) {
+  nlohmann::json s;
   s["reconstruction_weight"] = o.reconstruction_weight;
   s["energy_weight"] = o.energy_weight;
   s["scaling"] = to_string(o.scaling);
@@ -32,6 +14,7 @@ FitOutcome<T> fit_neural(const FitRequest<T>& req) {
   s["epochs"] = o.epochs;
   s["rel_tol"] = o.rel_tol;
   s["patience"] = o.patience;
+  s["lean_init_columns"] = o.lean_init_columns;
   if (o.optimizer != Optimizer::line_search) {
     s["learning_rate"] = o.learning_rate > 0 ? o.learning_rate : 1.0;
     s["lr_decay"] = o.lr_decay;
@@ -48,6 +31,31 @@ FitOutcome<T> fit_neural(const FitRequest<T>& req) {
                         {"classifier", to_string(o.supervision->classifier)},
                         {"lambda", o.supervision->lambda}};
   }
+  return s;
+}
+
+template <class T>
+FitOutcome<T> fit_neural(const FitRequest<T>& req) {
+  check_settings(req.settings, {}, "neural");
+  FitOptions o = req.neural;
+  o.ranks = req.ranks;
+  o.seed = req.seed;
+  o.supervision = req.supervision;
+  if (req.iterations >= 0) o.epochs = req.iterations;
+  if (req.progress) {
+    const int total = o.epochs;
+    o.on_epoch = [&req, total](const EpochRecord& r) { req.progress(r.epoch, total, r.loss); };
+  }
+  if (req.phase) o.on_phase = req.phase;
+  NeuralNmf<T> model = req.X->sparse ? NeuralNmf<T>::fit(*req.ctx, req.X->csc, o)
+                                     : NeuralNmf<T>::fit(*req.ctx, req.X->dense.view(), o);
+  FitOutcome<T> out;
+  out.A = model.factors();
+  out.S = req.X->sparse ? model.transform(*req.ctx, req.X->csc)
+                        : model.transform(*req.ctx, req.X->dense.view());
+  out.B = model.classifier();
+  out.history = model.history();
+  out.settings = settings_json(o);
   out.model = std::move(model);
   return out;
 }

@@ -7,6 +7,7 @@
 // the same arithmetic and control flow as the GPU kernel.
 #pragma once
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 
@@ -260,7 +261,14 @@ enum : int { kStateZero = 0, kStatePassive = 1, kStateExcluded = 2, kStateCandid
 /// G: k x k column-major (ld = k), symmetric PSD. On return x holds the solution (x > 0 exactly
 /// on the passive set, 0 elsewhere) and the passive set is written as bits to support_out
 /// (ceil(k/64) words). warm (same layout) may be null. Returns 0 when converged, 1 when the
-/// iteration cap was reached (x then is feasible but not optimal). *iters gets the count.
+/// iteration cap was reached (x then is feasible but not optimal), and 1 with x = 0 when c
+/// has a NaN or infinite entry (never a silent "converged" zero). *iters gets the count.
+///
+/// Tolerance. The optimality test w_i <= tol_rel * max_i |c_i| is relative to the column's own
+/// scale, with no absolute floor above the smallest normal number: the solution of
+/// (G, s c) is s times that of (G, c) for any s > 0 (exactly for powers of two). Callers make
+/// G and c well scaled (nnls.cpp: powers of two on the columns of A and on X), since the
+/// choice of the entering index, argmax w_i, is relative to the scale of column i.
 ///
 /// Starting set. With a warm start, the previous support. Without one, and when Lfull (the
 /// factor of the whole of G from chol_full) is given, the column first solves the
@@ -278,14 +286,24 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
                         SupportPtr support_out, const ColumnParams<T>& prm, int* iters_out) {
   Vec<T, St> z = ws.z, w = ws.w, y = ws.y, L = ws.L;
   Vec<int, St> P = ws.P, state = ws.state;
+  // The largest normal number and the smallest (FLT_/DBL_ macros: usable in device code).
+  const T huge = sizeof(T) == sizeof(float) ? T(FLT_MAX) : T(DBL_MAX);
+  const T tiny = sizeof(T) == sizeof(float) ? T(FLT_MIN) : T(DBL_MIN);
   T scale = T(0);
+  bool finite = true;
   for (index_t i = 0; i < k; ++i) {
     x[i] = T(0);
     state[i] = kStateZero;
     const T a = c[i] < T(0) ? -c[i] : c[i];
+    finite = finite && a <= huge;  // false for NaN and infinities
     scale = a > scale ? a : scale;
   }
-  const T tiny = T(1e-30);
+  const index_t words = (k + 63) / 64;
+  if (!finite) {
+    for (index_t q = 0; q < words; ++q) support_out[q] = 0;
+    *iters_out = 0;
+    return 1;
+  }
   const T tol = prm.tol_rel * (scale > tiny ? scale : tiny);
   index_t np = 0;
   int iters = 0;
@@ -471,7 +489,6 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
     }
   }
 
-  const index_t words = (k + 63) / 64;
   for (index_t q = 0; q < words; ++q) support_out[q] = 0;
   for (index_t r = 0; r < np; ++r) {
     const int p = P[r];

@@ -4,6 +4,7 @@
 #include <numeric>
 #include <string>
 
+#include "core/checked.hpp"
 #include "nnmf/error.hpp"
 
 namespace nnmf {
@@ -17,19 +18,41 @@ void check_sizes(const char* who, index_t rows, index_t cols) {
   if (rows < 0 || cols < 0)
     throw InvalidArgument(std::string(who) + ": negative size " + shape_string(rows, cols));
 }
+
+/// rows * cols entries of @p bytes each, checked: the count indexes the storage.
+std::size_t checked_count(const char* who, index_t rows, index_t cols, std::size_t bytes) {
+  check_sizes(who, rows, cols);
+  index_t n = 0;
+  if (detail::checked_mul3(rows, cols, static_cast<index_t>(bytes)) < 0 || !detail::checked_mul(rows, cols, n))
+    throw InvalidArgument(std::string(who) + ": a " + shape_string(rows, cols) +
+                          " matrix has more entries than memory can address");
+  return static_cast<std::size_t>(n);
+}
 }  // namespace
 
 template <class T>
 Matrix<T>::Matrix(index_t rows, index_t cols, T value) : rows_(rows), cols_(cols) {
-  check_sizes("Matrix", rows, cols);
-  data_.assign(static_cast<std::size_t>(rows * cols), value);
+  const std::size_t n = checked_count("Matrix", rows, cols, sizeof(T));
+  // Filling the storage touches every page: past the memory available that is an OOM kill,
+  // not an exception, so large requests are checked against the budget first.
+  const double bytes = double(n) * sizeof(T);
+  if (bytes > double(std::size_t{1} << 30) && bytes > double(detail::memory_budget()))
+    throw OutOfMemory("Matrix: a " + shape_string(rows, cols) + " matrix needs " +
+                      detail::byte_string(bytes) + ", more than the memory budget of " +
+                      detail::byte_string(double(detail::memory_budget())) + " (" +
+                      detail::memory_budget_source() + ")");
+  try {
+    data_.assign(n, value);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemory("Matrix: cannot allocate a " + shape_string(rows, cols) + " matrix (" +
+                      detail::byte_string(double(n) * sizeof(T)) + ")");
+  }
 }
 
 template <class T>
 Matrix<T>::Matrix(index_t rows, index_t cols, std::vector<T> data)
     : rows_(rows), cols_(cols), data_(std::move(data)) {
-  check_sizes("Matrix", rows, cols);
-  if (static_cast<index_t>(data_.size()) != rows * cols)
+  if (data_.size() != checked_count("Matrix", rows, cols, sizeof(T)))
     throw DimensionMismatch("Matrix: " + std::to_string(data_.size()) +
                             " values given for a " + shape_string(rows, cols) + " matrix");
 }
@@ -89,6 +112,7 @@ CscMatrix<T> CscMatrix<T>::from_triplets(index_t rows, index_t cols, const std::
     throw DimensionMismatch("CscMatrix::from_triplets: " + std::to_string(I.size()) +
                             " row indices, " + std::to_string(J.size()) +
                             " column indices and " + std::to_string(V.size()) + " values");
+  checked_count("CscMatrix::from_triplets", cols, 2, sizeof(index_t));  // cols + 1 pointers
   const std::size_t nnz = V.size();
   std::vector<index_t> colptr(static_cast<std::size_t>(cols + 1), 0);
   for (std::size_t p = 0; p < nnz; ++p) {

@@ -1,7 +1,13 @@
 // NeuralNmf: transform, evaluation, topics, and the on-disk format (docs/model_format.md).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <limits>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -10,6 +16,7 @@
 #include <numeric>
 #include <string>
 
+#include "core/checked.hpp"
 #include "core/data.hpp"
 #include "core/nmf_internal.hpp"
 #include "core/small_dense.hpp"
@@ -33,7 +40,7 @@ NeuralNmf<T> NeuralNmf<T>::from_factors(std::vector<Matrix<T>> A, Matrix<T> B) {
                               std::to_string(A[l - 1].cols()) + " columns");
     detail::check_factor<T>(who, A[l].view());
   }
-  if (!B.empty() && B.cols() != A.back().cols())
+  if ((B.rows() != 0 || B.cols() != 0) && (B.rows() == 0 || B.cols() != A.back().cols()))
     throw DimensionMismatch(std::string(who) + ": classifier B is " + shape_string(B.rows(), B.cols()) +
                             " but the last layer has rank " + std::to_string(A.back().cols()));
   NeuralNmf<T> m;
@@ -52,26 +59,42 @@ std::vector<index_t> NeuralNmf<T>::ranks() const {
 namespace detail {
 namespace {
 
-/// S(0..L) of prepared data under fixed factors.
+/// An upper estimate of max |X| in T from the entry sum of nonnegative data (within a factor
+/// rows x cols of the maximum, which is all the power-of-two scaling of the solver needs).
+template <class T>
+T scale_estimate(const PreparedData<T>& X) {
+  const double top = static_cast<double>(std::numeric_limits<T>::max());
+  return static_cast<T>(X.sum < top ? X.sum : top);
+}
+
+/// S(0..L) of prepared data under fixed factors, each layer solved by nnls's scaled path
+/// (factors of any magnitude); a layer whose S does not exist in T raises RangeError naming it.
 template <class T>
 std::vector<Matrix<T>> forward_all(const Context& ctx, const PreparedData<T>& X,
-                                   const std::vector<Matrix<T>>& A) {
+                                   const std::vector<Matrix<T>>& A, const char* who) {
   std::vector<Matrix<T>> out;
-  DMatrix<T> prev;
-  const index_t m = X.cols();
+  ConstOperand<T> prev;
   for (std::size_t l = 0; l < A.size(); ++l) {
-    const index_t k = A[l].cols();
-    auto dA = on_backend(ctx, A[l].view());
-    DMatrix<T> G(ctx, k, k), C(ctx, k, m), S(ctx, k, m);
-    ops::gram<T>(ctx, dA.view, G.view());
-    if (l == 0)
-      ops::at_x<T>(ctx, T(1), dA.view, X.op, T(0), C.view());
-    else
-      ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), dA.view, prev.view(), T(0), C.view());
-    BatchSolver<T> solver(ctx, k, m, NnlsOptions{});
-    solver.solve(G.view(), C.view(), S.view(), nullptr);
-    out.push_back(S.download());
-    prev = std::move(S);
+    DataOperand<T> op = X.op;
+    T x_max = scale_estimate(X);
+    std::vector<T> col_max;
+    if (l > 0) {
+      const Matrix<T>& Sp = out.back();
+      op = DataOperand<T>{};
+      op.dense = prev.view;
+      col_max.assign(static_cast<std::size_t>(Sp.cols()), T(0));
+      for (index_t j = 0; j < Sp.cols(); ++j)
+        for (index_t i = 0; i < Sp.rows(); ++i)
+          col_max[static_cast<std::size_t>(j)] = std::max(col_max[static_cast<std::size_t>(j)], Sp(i, j));
+      x_max = col_max.empty() ? T(0) : *std::max_element(col_max.begin(), col_max.end());
+    }
+    NnlsResult<T> r = forward_scaled<T>(ctx, A[l].view(), op, x_max,
+                                        col_max.empty() ? nullptr : col_max.data(), NnlsOptions{},
+                                        std::string(who) + ": layer " + std::to_string(l),
+                                        "The factors' magnitudes do not fit the data in this "
+                                        "precision: rescale the model's factors");
+    out.push_back(std::move(r.S));
+    prev = on_backend<T>(ctx, out.back().view());
   }
   return out;
 }
@@ -85,36 +108,129 @@ void check_data(const char* who, const NeuralNmf<T>& model, index_t rows) {
                             " features");
 }
 
-/// ||X - A0..Al Sl||^2 for each layer through Gram identities (no N x m product).
+/// M 2^-e (exact unless an entry leaves the range of T).
 template <class T>
-std::vector<double> layer_sq_errors(const Context& ctx, const PreparedData<T>& X,
-                                    const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S) {
+Matrix<T> times_pow2(const Matrix<T>& M, int e) {
+  Matrix<T> out(M.rows(), M.cols());
+  const Pow2<T> f(-e);
+  for (index_t q = 0; q < M.size(); ++q) out.data()[q] = f(M.data()[q]);
+  return out;
+}
+
+/// Binary exponent of max |M| (0 for M = 0).
+template <class T>
+int max_exponent_of(const Matrix<T>& M) {
+  T mx = T(0);
+  for (T v : M.storage()) mx = std::max(mx, std::abs(v));
+  return binary_exponent(mx);
+}
+
+/// ||X 2^-ex||_F^2 in double. The prepared squared norm is used while no square can have
+/// overflowed or lost its precision in it; otherwise the entries are scaled first (on the host
+/// directly, on a device through a scaled copy, chunk by chunk).
+template <class T>
+double scaled_sqnorm(const Context& ctx, const PreparedData<T>& X, int ex) {
+  if (std::is_same<T, float>::value || (std::abs(ex) <= 448 && std::isfinite(X.sqnorm)))
+    return std::ldexp(X.sqnorm, -2 * ex);
+  const index_t len = X.op.sparse ? X.op.sp->nnz() : X.rows() * X.cols();
+  double s = 0;
+  if (ctx.backend() == Backend::host) {
+    const Pow2<double> f(-ex);
+    auto add = [&](T v) {
+      const double d = f(static_cast<double>(v));
+      s += d * d;
+    };
+    if (X.op.sparse) {
+      for (index_t p = 0; p < len; ++p) add(X.op.sp->csc().values[p]);
+    } else {
+      for (index_t j = 0; j < X.cols(); ++j)
+        for (index_t i = 0; i < X.rows(); ++i) add(X.op.dense(i, j));
+    }
+    return s;
+  }
+  // Device data are contiguous (uploaded dense X or the CSC values).
+  const T* data = X.op.sparse ? X.op.sp->csc().values : X.op.dense.data;
+  const index_t chunk = std::min<index_t>(len, index_t(1) << 20);
+  DMatrix<T> tmp(ctx, chunk, 1);
+  for (index_t off = 0; off < len; off += chunk) {
+    const index_t cnt = std::min(chunk, len - off);
+    ops::copy<T>(ctx, MatrixView<const T>{data + off, cnt, 1, cnt}, MatrixView<T>{tmp.data(), cnt, 1, cnt});
+    ops::scal<T>(ctx, cnt, std::ldexp(T(1), -(ex / 2)), tmp.data());
+    ops::scal<T>(ctx, cnt, std::ldexp(T(1), -(ex - ex / 2)), tmp.data());
+    s += ops::dot<T>(ctx, cnt, tmp.data(), tmp.data());
+  }
+  return s;
+}
+
+/// ||X - A0..Al Sl||_F / ||X||_F for each layer through Gram identities (no N x m product),
+/// evaluated on the problem scaled by powers of two, so that factors and data of any
+/// magnitude give the error without overflow: X' = X 2^-ex (ex from the entry sum, so
+/// X' <= 1), A0' = A0 2^-a0 and V' = A1..Al Sl 2^(a0 - ex), whose chain is formed from
+/// factors scaled to largest entry < 1 and unscaled once. ||X - A0 V||^2 / ||X||^2 =
+/// (||X'||^2 - 2 <A0'^T X', V'> + <A0'^T A0' V', V'>) / ||X'||^2. A layer whose reconstruction
+/// is too large for T next to X raises RangeError naming @p who and the layer.
+template <class T>
+std::vector<double> layer_rel_errors(const Context& ctx, const PreparedData<T>& X,
+                                     const std::vector<Matrix<T>>& A,
+                                     const std::vector<Matrix<T>>& S, const char* who) {
+  const index_t m = X.cols(), k0 = A[0].cols();
   std::vector<double> err;
-  const index_t m = X.cols();
-  auto dA0 = on_backend(ctx, A[0].view());
-  const index_t k0 = A[0].cols();
+  if (!(X.sum > 0)) {
+    err.assign(A.size(), 0.0);  // X = 0: nothing to reconstruct
+    return err;
+  }
+  const int ex = std::isfinite(X.sum) ? binary_exponent(X.sum) : std::numeric_limits<double>::max_exponent;
+  const int a0 = max_exponent_of(A[0]);
+  const double xsq = scaled_sqnorm(ctx, X, ex);
   DMatrix<T> G0(ctx, k0, k0), C0(ctx, k0, m), GV(ctx, k0, m);
-  ops::gram<T>(ctx, dA0.view, G0.view());
-  ops::at_x<T>(ctx, T(1), dA0.view, X.op, T(0), C0.view());
+  {
+    // C0' = (A0' 2^-h)^T X 2^-(ex - h): half the data's scale inside the product.
+    const int h = ex / 2;
+    const Matrix<T> A0s = times_pow2(A[0], a0);
+    auto dA0 = on_backend<T>(ctx, A0s.view());
+    ops::gram<T>(ctx, dA0.view, G0.view());
+    const Matrix<T> A0h = times_pow2(A[0], a0 + h);
+    auto dA0h = on_backend<T>(ctx, A0h.view());
+    ops::at_x<T>(ctx, T(1), dA0h.view, X.op, T(0), C0.view());
+    ops::scal<T>(ctx, k0 * m, std::ldexp(T(1), -(ex - h)), C0.data());
+  }
   for (std::size_t l = 0; l < A.size(); ++l) {
-    // V = A1 .. Al Sl (k0 x m), built on the host side of the chain: small matrices.
-    DMatrix<T> V = DMatrix<T>::upload(ctx, S[l].view());
+    // V^ = A1' .. Al' Sl' with every factor scaled to a largest entry < 1 (no overflow), and
+    // V' = V^ 2^(e + a0 - ex) where e sums the scaling exponents.
+    int e = max_exponent_of(S[l]);
+    DMatrix<T> V = DMatrix<T>::upload(ctx, times_pow2(S[l], e).view());
     for (std::size_t q = l; q >= 1; --q) {
-      auto dAq = on_backend(ctx, A[q].view());
+      const int aq = max_exponent_of(A[q]);
+      const Matrix<T> Aqs = times_pow2(A[q], aq);
+      auto dAq = on_backend<T>(ctx, Aqs.view());
       DMatrix<T> Vn(ctx, A[q].rows(), m);
       ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), dAq.view, V.view(), T(0), Vn.view());
       V = std::move(Vn);
+      e += aq;
     }
+    Matrix<T> Vh = V.download();
+    const int shift = e + a0 - ex;
+    const Pow2<T> f(shift);
+    for (T& v : Vh.storage()) {
+      v = f(v);
+      if (!std::isfinite(v))
+        throw RangeError(std::string(who) + ": layer " + std::to_string(l) +
+                         ": the reconstruction A0..Al Sl is about 2^" + std::to_string(shift) +
+                         " times the data, beyond the range of " +
+                         (std::is_same<T, float>::value ? "float" : "double") +
+                         "; its relative error cannot be computed");
+    }
+    V = DMatrix<T>::upload(ctx, Vh.view());
     ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), G0.view(), V.view(), T(0), GV.view());
-    const double e = X.sqnorm - 2 * ops::dot<T>(ctx, C0.view(), V.view()) +
-                     ops::dot<T>(ctx, GV.view(), V.view());
-    err.push_back(std::max(e, 0.0));
+    const double e2 = xsq - 2 * ops::dot<T>(ctx, C0.view(), V.view()) +
+                      ops::dot<T>(ctx, GV.view(), V.view());
+    err.push_back(std::sqrt(std::max(e2, 0.0) / xsq));
   }
   return err;
 }
 
 template <class T>
-std::vector<LayerReport> reports_from(const NeuralNmf<T>& model, double xsq, const std::vector<double>& sq,
+std::vector<LayerReport> reports_from(const NeuralNmf<T>& model, const std::vector<double>& rel,
                                       const std::vector<Matrix<T>>& S,
                                       const std::vector<std::vector<int>>& labels,
                                       const std::vector<std::uint8_t>& fit_mask,
@@ -123,7 +239,7 @@ std::vector<LayerReport> reports_from(const NeuralNmf<T>& model, double xsq, con
   for (index_t l = 0; l < model.layers(); ++l) {
     LayerReport r;
     r.rank = model.factors()[static_cast<std::size_t>(l)].cols();
-    r.rel_error = xsq > 0 ? std::sqrt(sq[static_cast<std::size_t>(l)] / xsq) : 0.0;
+    r.rel_error = rel[static_cast<std::size_t>(l)];
     if (!labels.empty()) {
       const auto& y = labels.size() == 1 ? labels[0] : labels[static_cast<std::size_t>(l)];
       r.accuracy = label_accuracy<T>(S[static_cast<std::size_t>(l)].view(), y, fit_mask, score_mask);
@@ -149,9 +265,9 @@ std::vector<LayerReport> evaluate_prepared(const Context& ctx, const NeuralNmf<T
     if (static_cast<index_t>(y.size()) != m)
       throw DimensionMismatch(std::string(who) + ": " + std::to_string(y.size()) + " labels for " +
                               std::to_string(m) + " columns");
-  const auto S = forward_all(ctx, X, model.factors());
-  const auto sq = layer_sq_errors(ctx, X, model.factors(), S);
-  return reports_from(model, X.sqnorm, sq, S, labels, fit_mask, score_mask);
+  const auto S = forward_all(ctx, X, model.factors(), who);
+  const auto rel = layer_rel_errors(ctx, X, model.factors(), S, who);
+  return reports_from(model, rel, S, labels, fit_mask, score_mask);
 }
 
 }  // namespace
@@ -163,7 +279,7 @@ std::vector<Matrix<T>> NeuralNmf<T>::transform(const Context& ctx, MatrixView<co
   detail::check_data("NeuralNmf::transform", *this, X.rows);
   detail::check_values("NeuralNmf::transform", "X", X, true, ctx.threads());
   auto d = detail::prepare(ctx, X);
-  return detail::forward_all(ctx, *d, A_);
+  return detail::forward_all(ctx, *d, A_, "NeuralNmf::transform");
 }
 
 template <class T>
@@ -171,7 +287,7 @@ std::vector<Matrix<T>> NeuralNmf<T>::transform(const Context& ctx, const CscMatr
   detail::check_data("NeuralNmf::transform", *this, X.rows());
   detail::check_values("NeuralNmf::transform", "X", X.view(), true, ctx.threads());
   auto d = detail::prepare(ctx, X);
-  return detail::forward_all(ctx, *d, A_);
+  return detail::forward_all(ctx, *d, A_, "NeuralNmf::transform");
 }
 
 template <class T>
@@ -220,9 +336,7 @@ std::vector<double> relative_errors(const Context& ctx, MatrixView<const T> X,
                                     const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S) {
   detail::check_hierarchy("relative_errors", X.rows, X.cols, A, S);
   auto d = detail::prepare(ctx, X);
-  auto sq = detail::layer_sq_errors(ctx, *d, A, S);
-  for (double& e : sq) e = d->sqnorm > 0 ? std::sqrt(e / d->sqnorm) : 0.0;
-  return sq;
+  return detail::layer_rel_errors(ctx, *d, A, S, "relative_errors");
 }
 
 template <class T>
@@ -230,9 +344,7 @@ std::vector<double> relative_errors(const Context& ctx, const CscMatrix<T>& X,
                                     const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S) {
   detail::check_hierarchy("relative_errors", X.rows(), X.cols(), A, S);
   auto d = detail::prepare(ctx, X);
-  auto sq = detail::layer_sq_errors(ctx, *d, A, S);
-  for (double& e : sq) e = d->sqnorm > 0 ? std::sqrt(e / d->sqnorm) : 0.0;
-  return sq;
+  return detail::layer_rel_errors(ctx, *d, A, S, "relative_errors");
 }
 
 template <class T>
@@ -369,6 +481,52 @@ void put(std::string& out, U v) {
   out.append(b, sizeof(U));
 }
 
+/// The bytes of a model file: a regular file no larger than the memory budget.
+std::string read_model_bytes(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(path + ": cannot open model file: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError(path + ": not a regular file (a model file is expected)");
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size > memory_budget()) {
+    ::close(fd);
+    throw IoError(path + ": model file of " + byte_string(double(size)) +
+                  " is larger than the memory budget (" + memory_budget_source() + ")");
+  }
+  std::string d(static_cast<std::size_t>(size), '\0');
+  std::size_t off = 0;
+  while (off < d.size()) {
+    const ssize_t got = ::read(fd, &d[off], d.size() - off);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    off += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+  d.resize(off);  // a file that shrank while read is then reported as truncated
+  return d;
+}
+
+/// An integer field of the metadata in [lo, hi]; anything else is corruption.
+index_t json_int(const nlohmann::json& h, const char* key, index_t lo, index_t hi) {
+  const auto& v = h.at(key);
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(hi)))
+    throw IoError(std::string("'") + key + "' is not an integer in range");
+  const auto x = v.get<std::int64_t>();
+  if (x < lo || x > hi) throw IoError(std::string("'") + key + "' = " + std::to_string(x) + " is out of range");
+  return x;
+}
+
+/// A real field of the metadata (a JSON number; null stands for a non-finite value).
+double json_real(const nlohmann::json& h, const char* key) {
+  const auto& v = h.at(key);
+  if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  if (!v.is_number()) throw IoError(std::string("'") + key + "' is not a number");
+  return v.get<double>();
+}
+
 class Reader {
  public:
   Reader(const std::string& path, const std::string& data, std::size_t pos, std::size_t end)
@@ -390,9 +548,16 @@ class Reader {
   template <class T>
   Matrix<T> matrix(std::uint32_t value_size) {
     const auto rows = get<std::uint64_t>(), cols = get<std::uint64_t>();
-    if (rows > (1ull << 40) || cols > (1ull << 40) || (rows && cols > (end_ - pos_) / rows))
-      throw IoError(path_ + ": corrupt model file (matrix of " + std::to_string(rows) + " x " +
-                    std::to_string(cols) + " does not fit)");
+    // rows x cols x value_size must fit in what is left of the payload: checked without
+    // overflow before anything is allocated.
+    const index_t bytes = rows > (1ull << 40) || cols > (1ull << 40)
+                              ? -1
+                              : checked_mul3(static_cast<index_t>(rows), static_cast<index_t>(cols),
+                                             static_cast<index_t>(value_size));
+    if (bytes < 0 || static_cast<std::uint64_t>(bytes) > end_ - pos_)
+      throw IoError(path_ + ": corrupt model file (a " + std::to_string(rows) + " x " +
+                    std::to_string(cols) + " matrix does not fit in the " +
+                    std::to_string(end_ - pos_) + " bytes left)");
     Matrix<T> M(static_cast<index_t>(rows), static_cast<index_t>(cols));
     for (index_t q = 0; q < M.size(); ++q) {
       if (value_size == 8)
@@ -433,7 +598,9 @@ void NeuralNmf<T>::save(const std::string& path) const {
   detail::put_matrix(payload, B_);
   nlohmann::json meta;
   meta["created_by"] = std::string("nnmf ") + NNMF_VERSION_STRING;
+  meta["stop_reason"] = to_string(stop_reason_);
   meta["history"] = nlohmann::json::array();
+  // No wall times here (they belong in the CLI's report.json): the same fit saves the same bytes.
   for (const auto& r : history_)
     meta["history"].push_back({{"epoch", r.epoch},
                                {"loss", r.loss},
@@ -441,7 +608,6 @@ void NeuralNmf<T>::save(const std::string& path) const {
                                {"energy", r.energy},
                                {"supervision", r.supervision},
                                {"step", r.step},
-                               {"seconds", r.seconds},
                                {"nnls_iterations", r.nnls_iterations},
                                {"line_search_trials", r.line_search_trials}});
   const std::string js = meta.dump();
@@ -461,9 +627,7 @@ void NeuralNmf<T>::save(const std::string& path) const {
 
 template <class T>
 NeuralNmf<T> NeuralNmf<T>::load(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError(path + ": cannot open model file");
-  const std::string d((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string d = detail::read_model_bytes(path);
   if (d.empty()) throw IoError(path + ": model file is empty");
   if (d.size() < 8 || std::memcmp(d.data(), detail::kMagic, 8) != 0)
     throw IoError(path + ": not an nnmf model file (bad magic)");
@@ -478,8 +642,8 @@ NeuralNmf<T> NeuralNmf<T>::load(const std::string& path) {
                   " (this build reads version " + std::to_string(detail::kVersion) + ")");
   if (value_size != 4 && value_size != 8)
     throw IoError(path + ": corrupt model file (value size " + std::to_string(value_size) + ")");
-  const std::size_t want = detail::kHeader + payload + 4;
-  if (payload > d.size() || d.size() < want)
+  const std::size_t want = payload > d.size() ? SIZE_MAX : detail::kHeader + payload + 4;
+  if (d.size() < want)
     throw IoError(path + ": truncated model file: " + std::to_string(d.size()) + " bytes, expected " +
                   std::to_string(want));
   if (d.size() > want)
@@ -489,7 +653,7 @@ NeuralNmf<T> NeuralNmf<T>::load(const std::string& path) {
   std::uint32_t stored;
   std::memcpy(&stored, d.data() + end, 4);
   const auto crc = static_cast<std::uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(d.data()), static_cast<uInt>(end)));
+      crc32_z(0L, reinterpret_cast<const Bytef*>(d.data()), end));
   if (crc != stored) throw IoError(path + ": corrupt model file (checksum mismatch)");
   detail::Reader r(path, d, detail::kHeader, end);
   const auto L = r.get<std::uint32_t>();
@@ -508,20 +672,36 @@ NeuralNmf<T> NeuralNmf<T>::load(const std::string& path) {
   }
   try {
     const auto meta = nlohmann::json::parse(js);
+    using detail::json_int;
+    using detail::json_real;
     for (const auto& h : meta.at("history")) {
       EpochRecord rec;
-      rec.epoch = h.at("epoch");
-      rec.loss = h.at("loss");
-      rec.reconstruction = h.at("reconstruction");
-      rec.energy = h.at("energy");
-      rec.supervision = h.at("supervision");
-      rec.step = h.at("step");
-      rec.seconds = h.at("seconds");
-      rec.nnls_iterations = h.at("nnls_iterations");
-      rec.line_search_trials = h.at("line_search_trials");
+      rec.epoch = static_cast<int>(json_int(h, "epoch", 0, INT32_MAX));
+      rec.loss = json_real(h, "loss");
+      rec.reconstruction = json_real(h, "reconstruction");
+      rec.energy = json_real(h, "energy");
+      rec.supervision = json_real(h, "supervision");
+      rec.step = json_real(h, "step");
+      if (h.contains("seconds")) rec.seconds = json_real(h, "seconds");
+      rec.nnls_iterations = json_int(h, "nnls_iterations", 0, INT64_MAX);
+      rec.line_search_trials = static_cast<int>(json_int(h, "line_search_trials", 0, INT32_MAX));
       m.history_.push_back(rec);
     }
+    // Absent in files written before it existed: StopReason::none.
+    if (meta.contains("stop_reason")) {
+      const std::string why = meta.at("stop_reason").get<std::string>();
+      bool known = false;
+      for (StopReason v : {StopReason::none, StopReason::converged, StopReason::stationary,
+                           StopReason::epoch_cap, StopReason::interrupted})
+        if (why == to_string(v)) {
+          m.stop_reason_ = v;
+          known = true;
+        }
+      if (!known) throw IoError("unknown stop_reason '" + why + "'");
+    }
   } catch (const nlohmann::json::exception& e) {
+    throw IoError(path + ": corrupt model metadata: " + e.what());
+  } catch (const IoError& e) {
     throw IoError(path + ": corrupt model metadata: " + e.what());
   }
   return m;

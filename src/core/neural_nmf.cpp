@@ -31,6 +31,21 @@ const char* to_string(Optimizer v) noexcept {
   }
   return "unknown";
 }
+const char* to_string(StopReason v) noexcept {
+  switch (v) {
+    case StopReason::none:
+      return "none";
+    case StopReason::converged:
+      return "converged";
+    case StopReason::stationary:
+      return "stationary";
+    case StopReason::epoch_cap:
+      return "epoch_cap";
+    case StopReason::interrupted:
+      return "interrupted";
+  }
+  return "unknown";
+}
 const char* to_string(Init v) noexcept {
   switch (v) {
     case Init::nmf:
@@ -115,6 +130,8 @@ void check_fit_options(const FitOptions& o, index_t n, index_t m, bool sparse) {
     bad("Adam parameters need 0 <= beta1, beta2 < 1 and eps > 0");
   if (o.init == Init::nmf && (o.init_iterations < 1 || o.init_restarts < 1))
     bad("init_iterations and init_restarts must be >= 1");
+  if (o.lean_init_columns < 0)
+    bad("lean_init_columns must be >= 0 (0 = never lean), got " + std::to_string(o.lean_init_columns));
   if (o.init == Init::given) {
     if (o.initial_factors.size() != o.ranks.size())
       bad(std::to_string(o.initial_factors.size()) + " initial factors for " +
@@ -155,7 +172,7 @@ std::unique_ptr<SupervisionData<T>> make_supervision(const Context& ctx, const S
 
 template <class T>
 NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const FitOptions& opts,
-                          NeuralNmf<T> (*make)(std::vector<Matrix<T>>, Matrix<T>, std::vector<EpochRecord>)) {
+                          NeuralNmf<T> (*make)(std::vector<Matrix<T>>, Matrix<T>, Optimized)) {
   const index_t m = X.cols();
   std::unique_ptr<SupervisionData<T>> sup;
   if (opts.supervision) sup = make_supervision<T>(ctx, *opts.supervision, m);
@@ -168,7 +185,8 @@ NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const Fi
   const DMatrix<T>* maskp = mask.size() ? &mask : nullptr;
   Trainer<T> tr(ctx, X, opts.ranks, opts, sup.get(), maskp);
 
-  std::vector<DMatrix<T>> A = initial_factors<T>(ctx, X, opts, sup.get(), maskp);
+  Initialized<T> init = initial_factors<T>(ctx, X, opts, sup.get(), maskp);
+  std::vector<DMatrix<T>>& A = init.A;
   const bool trained_B = sup && sup->mode == ClassifierMode::trained;
   State<T> cur = tr.make_state();
   DMatrix<T> B;
@@ -179,12 +197,19 @@ NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const Fi
     sup->mode = ClassifierMode::trained;
     B = clone<T>(ctx, cur.B.view());
   }
-  std::vector<EpochRecord> history = optimize<T>(tr, A, trained_B ? &B : nullptr, opts, opts.epochs, cur);
+  Optimized trained;
+  if (opts.on_phase) opts.on_phase("training", 0, opts.epochs);
+  if (init.interrupted || (opts.should_stop && opts.should_stop())) {
+    trained.reason = StopReason::interrupted;
+    if (sup && !trained_B) tr.evaluate(A, nullptr, cur, nullptr);  // the classifier B
+  } else {
+    trained = optimize<T>(tr, A, trained_B ? &B : nullptr, opts, opts.epochs, cur);
+  }
   std::vector<Matrix<T>> Ah;
   for (const auto& a : A) Ah.push_back(a.download());
   Matrix<T> Bh;
   if (sup) Bh = cur.B.download();
-  return make(std::move(Ah), std::move(Bh), std::move(history));
+  return make(std::move(Ah), std::move(Bh), std::move(trained));
 }
 
 }  // namespace
@@ -196,9 +221,10 @@ NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, MatrixView<const T> X, const 
   detail::check_values(detail::kWho, "X", X, true, ctx.threads());
   auto d = detail::prepare(ctx, X);
   return detail::fit_prepared<T>(ctx, *d, opts, [](std::vector<Matrix<T>> A, Matrix<T> B,
-                                                   std::vector<EpochRecord> h) {
+                                                   detail::Optimized h) {
     NeuralNmf<T> m = from_factors(std::move(A), std::move(B));
-    m.history_ = std::move(h);
+    m.history_ = std::move(h.history);
+    m.stop_reason_ = h.reason;
     return m;
   });
 }
@@ -209,9 +235,10 @@ NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, const CscMatrix<T>& X, const 
   detail::check_values(detail::kWho, "X", X.view(), true, ctx.threads());
   auto d = detail::prepare(ctx, X);
   return detail::fit_prepared<T>(ctx, *d, opts, [](std::vector<Matrix<T>> A, Matrix<T> B,
-                                                   std::vector<EpochRecord> h) {
+                                                   detail::Optimized h) {
     NeuralNmf<T> m = from_factors(std::move(A), std::move(B));
-    m.history_ = std::move(h);
+    m.history_ = std::move(h.history);
+    m.stop_reason_ = h.reason;
     return m;
   });
 }

@@ -2,6 +2,7 @@
 #include "nnmf/nmf.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -15,7 +16,17 @@
 
 namespace nnmf {
 
-const char* to_string(NmfAlgorithm a) noexcept { return a == NmfAlgorithm::anls ? "anls" : "mu"; }
+const char* to_string(NmfAlgorithm a) noexcept {
+  switch (a) {
+    case NmfAlgorithm::anls:
+      return "anls";
+    case NmfAlgorithm::mu:
+      return "mu";
+    case NmfAlgorithm::hals:
+      return "hals";
+  }
+  return "unknown";
+}
 const char* to_string(NmfInit i) noexcept { return i == NmfInit::nndsvd ? "nndsvd" : "random"; }
 
 namespace detail {
@@ -127,9 +138,38 @@ DMatrix<T> nndsvd_w(const Context& ctx, const PreparedData<T>& X, index_t k, std
   return upload_double<T>(ctx, W);
 }
 
+namespace {
+
+/// One HALS sweep over the columns of F (r x k) for min_{F >= 0} ||Y - F Q^T||^2 given the
+/// Gram Q^T Q = @p G (k x k) and the product Y Q = @p P (r x k): for i = 0..k-1,
+///   F(:, i) <- max(0, F(:, i) - (F G(:, i) - P(:, i)) / G(i, i)),
+/// each update exact for its column given the others (coordinate descent). g: r x 1 scratch.
+/// Columns with G(i, i) = 0 (a zero factor on the other side) are left as they are.
+template <class T>
+void hals_sweep(const Context& ctx, const DMatrix<T>& G, MatrixView<const T> P, MatrixView<T> F,
+                MatrixView<T> g) {
+  const index_t k = G.rows(), r = F.rows;
+  const Matrix<T> Gh = G.download();  // the diagonal, on the host
+  for (index_t i = 0; i < k; ++i) {
+    const T gii = Gh(i, i);
+    if (!(gii > T(0))) continue;
+    ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), MatrixView<const T>(F), G.view().col_range(i, 1), T(0),
+                 g);  // F G(:, i)
+    ops::axpy<T>(ctx, r, T(-1), P.data + i * P.ld, g.data);
+    T* fi = F.data + i * F.ld;
+    ops::projected_step<T>(ctx, r, fi, g.data, T(1) / gii, fi);
+  }
+}
+
+}  // namespace
+
 template <class T>
 NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t k,
-                           const NmfOptions& o, const DMatrix<T>* W0) {
+                           const NmfOptions& o, const DMatrix<T>* W0,
+                           std::chrono::steady_clock::time_point t0) {
+  auto elapsed = [t0]() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   const index_t n = X.rows(), m = X.cols();
   NmfState<T> st;
   Rng rng(o.seed);
@@ -166,6 +206,33 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
       ops::gram<T>(ctx, st.W.view(), G.view());
       const double f = objective();
       st.objective.push_back(f);
+      st.seconds.push_back(elapsed());
+      st.iterations = it;
+      if (o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev) break;
+      prev = f;
+    }
+  } else if (o.algorithm == NmfAlgorithm::hals) {
+    // H from one exact solve, then per iteration one HALS sweep over the rows of H (as the
+    // columns of H^T, so that each is contiguous) and one over the columns of W.
+    BatchSolver<T> hsolve(ctx, k, m, o.nnls);
+    DMatrix<T> Ht(ctx, m, k), Ct(ctx, m, k), gm(ctx, m, 1), gn(ctx, n, 1);
+    for (int it = 1; it <= o.max_iter; ++it) {
+      ops::at_x<T>(ctx, T(1), st.W.view(), X.op, T(0), C.view());
+      if (it == 1) {
+        hsolve.solve(G.view(), C.view(), st.H.view(), nullptr);
+        ops::transpose<T>(ctx, st.H.view(), Ht.view());
+      } else {
+        ops::transpose<T>(ctx, C.view(), Ct.view());
+        hals_sweep<T>(ctx, G, Ct.view(), Ht.view(), gm.view());
+        ops::transpose<T>(ctx, Ht.view(), st.H.view());
+      }
+      ops::gram<T>(ctx, Ht.view(), G2.view());
+      ops::x_zt<T>(ctx, T(1), X.op, st.H.view(), T(0), R.view());
+      hals_sweep<T>(ctx, G2, R.view(), st.W.view(), gn.view());
+      ops::gram<T>(ctx, st.W.view(), G.view());
+      const double f = objective();
+      st.objective.push_back(f);
+      st.seconds.push_back(elapsed());
       st.iterations = it;
       if (o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev) break;
       prev = f;
@@ -186,6 +253,7 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
       ops::gram<T>(ctx, st.W.view(), G.view());
       const double f = objective();
       st.objective.push_back(f);
+      st.seconds.push_back(elapsed());
       st.iterations = it;
       if (o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev) break;
       prev = f;
@@ -214,6 +282,7 @@ NmfResult<T> finish(NmfState<T>&& st) {
   r.W = st.W.download();
   r.H = st.H.download();
   r.objective = std::move(st.objective);
+  r.seconds = std::move(st.seconds);
   r.iterations = st.iterations;
   return r;
 }
@@ -221,9 +290,11 @@ NmfResult<T> finish(NmfState<T>&& st) {
 template struct BatchSolver<float>;
 template struct BatchSolver<double>;
 template NmfState<float> nmf_on_backend<float>(const Context&, const PreparedData<float>&, index_t,
-                                               const NmfOptions&, const DMatrix<float>*);
+                                               const NmfOptions&, const DMatrix<float>*,
+                                               std::chrono::steady_clock::time_point);
 template NmfState<double> nmf_on_backend<double>(const Context&, const PreparedData<double>&,
-                                                 index_t, const NmfOptions&, const DMatrix<double>*);
+                                                 index_t, const NmfOptions&, const DMatrix<double>*,
+                                                 std::chrono::steady_clock::time_point);
 template DMatrix<float> nndsvd_w<float>(const Context&, const PreparedData<float>&, index_t, std::uint64_t);
 template DMatrix<double> nndsvd_w<double>(const Context&, const PreparedData<double>&, index_t, std::uint64_t);
 
@@ -231,18 +302,20 @@ template DMatrix<double> nndsvd_w<double>(const Context&, const PreparedData<dou
 
 template <class T>
 NmfResult<T> nmf(const Context& ctx, MatrixView<const T> X, index_t k, const NmfOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
   detail::check_nmf_options("nmf", opts, X.rows, X.cols, k);
   detail::check_values("nmf", "X", X, true, ctx.threads());
   auto d = detail::prepare(ctx, X);
-  return detail::finish(detail::nmf_on_backend<T>(ctx, *d, k, opts, nullptr));
+  return detail::finish(detail::nmf_on_backend<T>(ctx, *d, k, opts, nullptr, t0));
 }
 
 template <class T>
 NmfResult<T> nmf(const Context& ctx, const CscMatrix<T>& X, index_t k, const NmfOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
   detail::check_nmf_options("nmf", opts, X.rows(), X.cols(), k);
   detail::check_values("nmf", "X", X.view(), true, ctx.threads());
   auto d = detail::prepare(ctx, X);
-  return detail::finish(detail::nmf_on_backend<T>(ctx, *d, k, opts, nullptr));
+  return detail::finish(detail::nmf_on_backend<T>(ctx, *d, k, opts, nullptr, t0));
 }
 
 template NmfResult<float> nmf<float>(const Context&, MatrixView<const float>, index_t, const NmfOptions&);

@@ -3,6 +3,7 @@
 // already in the context's memory.
 #pragma once
 
+#include <chrono>
 #include <vector>
 
 #include "core/data.hpp"
@@ -38,6 +39,7 @@ template <class T>
 struct NmfState {
   DMatrix<T> W, H;
   std::vector<double> objective;
+  std::vector<double> seconds;  ///< from t0 of nmf_on_backend's caller to each iteration's end
   int iterations = 0;
 };
 
@@ -48,6 +50,7 @@ DMatrix<T> nndsvd_w(const Context& ctx, const PreparedData<T>& X, index_t k, std
 /// NMF of prepared data; W starts from W0 when given, else per o.init.
 template <class T>
 NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t k,
-                           const NmfOptions& o, const DMatrix<T>* W0);
+                           const NmfOptions& o, const DMatrix<T>* W0,
+                           std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now());
 
 }  // namespace nnmf::detail

@@ -1,9 +1,12 @@
 // Public NNLS operations: argument checks, then the same sequence of kernels on either backend.
 #include "nnmf/nnls.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "core/nnls_internal.hpp"
 #include "core/ops.hpp"
@@ -20,6 +23,8 @@ const char* to_string(ColumnStatus s) noexcept {
       return "iteration_limit";
     case ColumnStatus::regularized:
       return "regularized";
+    case ColumnStatus::out_of_range:
+      return "out_of_range";
   }
   return "unknown";
 }
@@ -71,15 +76,132 @@ NnlsResult<T> solve_normal(const Context& ctx, MatrixView<const T> G, MatrixView
   return r;
 }
 
+/// What the public solvers' RangeError suggests.
+const char* const kRemedy =
+    "Rescale A or X, or set NnlsOptions::throw_on_out_of_range = false to keep the other "
+    "columns (those get ColumnStatus::out_of_range)";
+
+namespace {
+
 template <class T>
-NnlsResult<T> forward(const Context& ctx, MatrixView<const T> A, const DataOperand<T>& X,
-                      const NnlsOptions& opts) {
+const char* type_name() {
+  return sizeof(T) == sizeof(float) ? "float" : "double";
+}
+
+/// "1.2e+400" for m 2^e, which need not be representable in T.
+std::string approx(long double m, int e) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3Lg", std::ldexp(m, e));
+  return buf;
+}
+
+/// The exponent by which X is divided before the products: that of @p x_max, or 0 while X is
+/// within 2^(max_exponent / 4) of 1, where nothing in the solve comes near overflow or
+/// underflow (ordinary data are left as they are).
+template <class T>
+int data_exponent_of(int e) {
+  const int free_range = std::numeric_limits<T>::max_exponent / 4;
+  return (e > free_range || e < -free_range) ? e : 0;
+}
+template <class T>
+int data_exponent(T x_max) {
+  return data_exponent_of<T>(binary_exponent(x_max));
+}
+
+/// Column j of X (largest entry 2^ej) is too far below 2^ex for A^T x to keep its precision:
+/// its products, scaled by 2^-h, or its scaled right-hand side would come within two mantissas
+/// of the smallest normal number.
+template <class T>
+bool column_underflows(int ej, int ex, int h) {
+  const int limit = std::numeric_limits<T>::min_exponent + 2 * std::numeric_limits<T>::digits;
+  return std::min(ej - ex, ej - h) < limit;
+}
+
+/// S = 2^ex D^-1 S' in place (D = diag 2^e_q), marking the columns that leave the range of T
+/// (see forward_scaled) and throwing RangeError for them unless the options say otherwise.
+template <class T>
+void unscale(NnlsResult<T>& r, const std::vector<int>& eq, int ex, int h, const T* x_col_max,
+             const NnlsOptions& opts, const std::string& who, const char* remedy) {
+  const T huge = std::numeric_limits<T>::max(), tiny = std::numeric_limits<T>::min();
+  const index_t k = r.S.rows(), m = r.S.cols();
+  std::vector<Pow2<T>> up;
+  for (index_t q = 0; q < k; ++q) up.emplace_back(ex - eq[static_cast<std::size_t>(q)]);
+  std::string first;  // the message of the first column out of range
+  for (index_t j = 0; j < m; ++j) {
+    std::string why;
+    for (index_t q = 0; q < k; ++q) {
+      T& s = r.S(q, j);
+      const int e = ex - eq[static_cast<std::size_t>(q)];
+      if (!(s > T(0)) || e == 0) continue;
+      const T v = up[static_cast<std::size_t>(q)](s);
+      if (why.empty() && !(v <= huge))
+        why = "S(" + std::to_string(q) + ", " + std::to_string(j) + ") ~ " + approx(s, e) +
+              " overflows " + type_name<T>();
+      else if (why.empty() && v < tiny && (s >= tiny || v == T(0)))
+        why = "S(" + std::to_string(q) + ", " + std::to_string(j) + ") ~ " + approx(s, e) +
+              " underflows " + type_name<T>() + " (smallest normal " + approx(tiny, 0) + ")";
+      s = v <= huge ? v : huge;
+    }
+    if (why.empty() && x_col_max && x_col_max[j] > T(0)) {
+      const int ej = binary_exponent(x_col_max[j]);
+      if (column_underflows<T>(ej, ex, h))
+        why = "column " + std::to_string(j) + " of X (largest entry " + approx(x_col_max[j], 0) +
+              ") is 2^" + std::to_string(ej - ex) + " times the largest entry of X, so A^T x " +
+              "underflows " + type_name<T>();
+    }
+    if (why.empty()) continue;
+    if (r.status[static_cast<std::size_t>(j)] == ColumnStatus::iteration_limit)
+      --r.iteration_limit_columns;
+    r.status[static_cast<std::size_t>(j)] = ColumnStatus::out_of_range;
+    ++r.out_of_range_columns;
+    if (first.empty()) first = why;
+  }
+  if (r.out_of_range_columns > 0 && opts.throw_on_out_of_range)
+    throw RangeError(who + ": " + first + "; the solution does not exist in " + type_name<T>() +
+                     " for " + std::to_string(r.out_of_range_columns) + " of " +
+                     std::to_string(m) + " columns" +
+                     (remedy ? std::string(". ") + remedy : std::string()));
+}
+
+}  // namespace
+
+template <class T>
+NnlsResult<T> forward_scaled(const Context& ctx, MatrixView<const T> A, const DataOperand<T>& X,
+                             T x_max, const T* x_col_max, const NnlsOptions& opts,
+                             const std::string& who, const char* remedy) {
   const index_t k = A.cols, m = X.cols();
-  auto dA = on_backend(ctx, A);
+  const std::vector<int> eq = column_exponents(A);
+  const int ex = data_exponent(x_max);
+  // X 2^-ex: half of the power goes into A' inside the product, the rest onto its result, so
+  // that neither the scaled factor nor the unscaled product leaves the range of T.
+  const int h = ex / 2, rest = ex - h;
   DMatrix<T> G(ctx, k, k), C(ctx, k, m);
-  ops::gram<T>(ctx, dA.view, G.view());
-  ops::at_x<T>(ctx, T(1), dA.view, X, T(0), C.view());
-  return solve_normal<T>(ctx, G.view(), C.view(), opts);
+  {
+    const Matrix<T> As = scale_columns_pow2(A, eq);  // (n, k), unit-order column norms
+    auto dA = on_backend(ctx, As.view());
+    ops::gram<T>(ctx, dA.view, G.view());
+    if (h == 0) ops::at_x<T>(ctx, T(1), dA.view, X, T(0), C.view());
+  }
+  if (h != 0) {
+    const Matrix<T> Ah = scale_columns_pow2(A, eq, h);
+    auto dA = on_backend(ctx, Ah.view());
+    ops::at_x<T>(ctx, T(1), dA.view, X, T(0), C.view());
+  }
+  if (rest != 0) ops::scal<T>(ctx, k * m, std::ldexp(T(1), -rest), C.data());
+  NnlsResult<T> r = solve_normal<T>(ctx, G.view(), C.view(), opts);
+  unscale(r, eq, ex, h, x_col_max, opts, who, remedy);
+  return r;
+}
+
+/// Throws RangeError when a gradient overflowed T (its inputs are finite).
+template <class T>
+void check_gradient(const char* who, const char* name, const Matrix<T>& g) {
+  for (index_t j = 0; j < g.cols(); ++j)
+    for (index_t i = 0; i < g.rows(); ++i)
+      if (!std::isfinite(g(i, j)))
+        throw RangeError(std::string(who) + ": " + name + "(" + std::to_string(i) + ", " +
+                         std::to_string(j) + ") overflows " + type_name<T>() +
+                         " although every input is finite; rescale the loss or the data");
 }
 
 template <class T>
@@ -89,8 +211,22 @@ NnlsGradients<T> backward(const Context& ctx, MatrixView<const T> A, const DataO
   const index_t n = A.rows, k = A.cols, m = X.cols();
   NnlsGradients<T> r;
   r.status.assign(static_cast<std::size_t>(m), ColumnStatus::converged);
-  auto dA_in = on_backend(ctx, A);
-  auto dS_in = on_backend(ctx, dS);
+  // The scaled problem of the forward solve, A' = A D^-1 (D = diag 2^e_q, unit-order column
+  // norms), so that G' = A'^T A' is in range and its blocks are judged at one scale. With
+  // Z = D^-1 Z' and Z' = G'^-1 (D^-1 dS) on each support:
+  //   dL/dX = A Z = A' Z',  dL/dA = (X Z'^T - A' (S' Z'^T + Z' S'^T)) D^-1,  S' = D S.
+  const std::vector<int> eq = column_exponents(A);
+  const Matrix<T> As = scale_columns_pow2(A, eq);
+  std::vector<Pow2<T>> down, up;
+  for (int e : eq) {
+    down.emplace_back(-e);
+    up.emplace_back(e);
+  }
+  Matrix<T> dSs(k, m);
+  for (index_t j = 0; j < m; ++j)
+    for (index_t q = 0; q < k; ++q) dSs(q, j) = down[static_cast<std::size_t>(q)](dS(q, j));
+  auto dA_in = on_backend(ctx, As.view());
+  auto dS_in = on_backend<T>(ctx, dSs.view());
   DMatrix<T> G(ctx, k, k), Z(ctx, k, m);
   ops::gram<T>(ctx, dA_in.view, G.view());
   Buffer<std::uint64_t> sup_dev;
@@ -111,7 +247,10 @@ NnlsGradients<T> backward(const Context& ctx, MatrixView<const T> A, const DataO
     dX.finish();
   }
   if (opts.compute_dA) {
-    auto S_in = on_backend(ctx, S);
+    Matrix<T> Ss(k, m);
+    for (index_t j = 0; j < m; ++j)
+      for (index_t q = 0; q < k; ++q) Ss(q, j) = up[static_cast<std::size_t>(q)](S(q, j));
+    auto S_in = on_backend<T>(ctx, Ss.view());
     DMatrix<T> M(ctx, k, k);
     // M = S Z^T + Z S^T (k x k), then dA = X Z^T - A M.
     ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), S_in.view, Z.view(), T(0), M.view());
@@ -120,7 +259,14 @@ NnlsGradients<T> backward(const Context& ctx, MatrixView<const T> A, const DataO
     ops::x_zt<T>(ctx, T(1), X, Z.view(), T(0), dA.view());
     ops::gemm<T>(ctx, Trans::N, Trans::N, T(-1), dA_in.view, M.view(), T(1), dA.view());
     dA.finish();
+    for (index_t q = 0; q < k; ++q) {
+      const Pow2<T>& f = down[static_cast<std::size_t>(q)];
+      if (!f.identity())
+        for (index_t i = 0; i < n; ++i) r.dA(i, q) = f(r.dA(i, q));
+    }
   }
+  check_gradient("nnls_backward", "dL/dA", r.dA);
+  check_gradient("nnls_backward", "dL/dX", r.dX);
   return r;
 }
 
@@ -156,12 +302,15 @@ NnlsResult<T> nnls(const Context& ctx, MatrixView<const T> A, MatrixView<const T
                             " rows but A has " + std::to_string(A.rows) + " (" +
                             detail::describe("A", A.rows, A.cols) + ", " +
                             detail::describe("X", X.rows, X.cols) + ")");
-  detail::check_values(who, "X", X, true, ctx.threads());
+  std::vector<T> col_max(static_cast<std::size_t>(X.cols));
+  detail::check_values(who, "X", X, true, ctx.threads(), col_max.data());
   detail::check_options(who, opts, A.cols, X.cols);
   auto dX = detail::on_backend(ctx, X);
   detail::DataOperand<T> op;
   op.dense = dX.view;
-  return detail::forward<T>(ctx, A, op, opts);
+  const T x_max = col_max.empty() ? T(0) : *std::max_element(col_max.begin(), col_max.end());
+  return detail::forward_scaled<T>(ctx, A, op, x_max, col_max.data(), opts, who,
+                                   detail::kRemedy);
 }
 
 template <class T>
@@ -174,13 +323,16 @@ NnlsResult<T> nnls(const Context& ctx, MatrixView<const T> A, const CscMatrix<T>
                             " rows but A has " + std::to_string(A.rows) + " (" +
                             detail::describe("A", A.rows, A.cols) + ", sparse " +
                             detail::describe("X", X.rows(), X.cols()) + ")");
-  detail::check_values(who, "X", X.view(), true, ctx.threads());
+  std::vector<T> col_max(static_cast<std::size_t>(X.cols()));
+  detail::check_values(who, "X", X.view(), true, ctx.threads(), col_max.data());
   detail::check_options(who, opts, A.cols, X.cols());
   detail::DSparse<T> sp(ctx, X.view(), false);
   detail::DataOperand<T> op;
   op.sparse = true;
   op.sp = &sp;
-  return detail::forward<T>(ctx, A, op, opts);
+  const T x_max = col_max.empty() ? T(0) : *std::max_element(col_max.begin(), col_max.end());
+  return detail::forward_scaled<T>(ctx, A, op, x_max, col_max.data(), opts, who,
+                                   detail::kRemedy);
 }
 
 template <class T>
@@ -212,9 +364,34 @@ NnlsResult<T> nnls_normal(const Context& ctx, MatrixView<const T> G, MatrixView<
     }
   }
   detail::check_options(who, opts, k, C.cols);
-  auto dG = detail::on_backend(ctx, G);
-  auto dC = detail::on_backend(ctx, C);
-  return detail::solve_normal<T>(ctx, dG.view, dC.view, opts);
+  // The same power-of-two scaling as nnls(): G' = D^-1 G D^-1 with diag(G') in [1/4, 1) and
+  // C' = D^-1 C 2^-ex, so that q(s^2 G, s^2 C) = q(G, C) and q(G, s C) = s q(G, C).
+  std::vector<int> eq(static_cast<std::size_t>(k), 0);
+  for (index_t q = 0; q < k; ++q) {
+    const int b = detail::binary_exponent(G(q, q));
+    eq[static_cast<std::size_t>(q)] = b >= 0 ? (b + 1) / 2 : -(-b / 2);
+  }
+  int cmax = std::numeric_limits<int>::min();
+  for (index_t j = 0; j < C.cols; ++j)
+    for (index_t q = 0; q < k; ++q)
+      if (C(q, j) != T(0))
+        cmax = std::max(cmax, detail::binary_exponent(C(q, j)) - eq[static_cast<std::size_t>(q)]);
+  const int ex = cmax == std::numeric_limits<int>::min() ? 0 : detail::data_exponent_of<T>(cmax);
+  Matrix<T> Gs(k, k), Cs(k, C.cols);
+  for (index_t b = 0; b < k; ++b)
+    for (index_t a = 0; a < k; ++a)
+      Gs(a, b) = std::ldexp(G(a, b), -eq[static_cast<std::size_t>(a)] - eq[static_cast<std::size_t>(b)]);
+  std::vector<detail::Pow2<T>> down;
+  for (int e : eq) down.emplace_back(-e - ex);
+  for (index_t j = 0; j < C.cols; ++j)
+    for (index_t q = 0; q < k; ++q) Cs(q, j) = down[static_cast<std::size_t>(q)](C(q, j));
+  auto dG = detail::on_backend<T>(ctx, Gs.view());
+  auto dC = detail::on_backend<T>(ctx, Cs.view());
+  NnlsResult<T> r = detail::solve_normal<T>(ctx, dG.view, dC.view, opts);
+  detail::unscale<T>(r, eq, ex, ex, nullptr, opts, who,
+                     "Rescale G or C, or set NnlsOptions::throw_on_out_of_range = false to keep "
+                     "the other columns (those get ColumnStatus::out_of_range)");
+  return r;
 }
 
 template <class T>
@@ -305,5 +482,14 @@ Matrix<T> solve_on_support(const Context& ctx, MatrixView<const T> G, const Supp
 NNMF_INSTANTIATE_NNLS(float)
 NNMF_INSTANTIATE_NNLS(double)
 #undef NNMF_INSTANTIATE_NNLS
+template NnlsResult<float> detail::forward_scaled<float>(const Context&, MatrixView<const float>,
+                                                         const detail::DataOperand<float>&, float,
+                                                         const float*, const NnlsOptions&,
+                                                         const std::string&, const char*);
+template NnlsResult<double> detail::forward_scaled<double>(const Context&, MatrixView<const double>,
+                                                           const detail::DataOperand<double>&,
+                                                           double, const double*,
+                                                           const NnlsOptions&, const std::string&,
+                                                           const char*);
 
 }  // namespace nnmf

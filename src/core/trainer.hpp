@@ -81,19 +81,37 @@ class Trainer {
   DMatrix<T> Sw_;              ///< kL x m scratch
 };
 
-/// Runs the optimiser of @p opts for @p epochs epochs (stopping early per opts.rel_tol and
-/// opts.patience) on the factors A and, when the classifier is trained, on *B (else null),
-/// updating them in place; cur receives the state at the final factors. Calls opts.on_epoch
-/// after every epoch and returns the epochs' records.
+/// The epochs' records of optimize() and why it stopped.
+struct Optimized {
+  std::vector<EpochRecord> history;
+  StopReason reason = StopReason::epoch_cap;
+};
+
+/// True when the loss fell by at most rel_tol x |loss| over the last `window` epochs, given
+/// @p losses = the loss before the first epoch, then after each epoch (the convergence test
+/// of FitOptions::rel_tol and patience; window 0 = never).
+bool window_converged(const std::vector<double>& losses, int window, double rel_tol);
+
+/// Runs the optimiser of @p opts for at most @p epochs epochs (stopping early per
+/// window_converged, a stationary line search or opts.should_stop) on the factors A and, when
+/// the classifier is trained, on *B (else null), updating them in place; cur receives the
+/// state at the final factors. Calls opts.on_epoch after every epoch.
 template <class T>
-std::vector<EpochRecord> optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B,
-                                  const FitOptions& opts, int epochs, State<T>& cur);
+Optimized optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B,
+                   const FitOptions& opts, int epochs, State<T>& cur);
+
+/// Factors A(0..L) to start from, and whether opts.should_stop cut the initialization short.
+template <class T>
+struct Initialized {
+  std::vector<DMatrix<T>> A;
+  bool interrupted = false;
+};
 
 /// Factors A(0..L) to start from, per FitOptions::init (sup and data_mask, may be null, let
 /// the NMF start be chosen by the fit's own loss).
 template <class T>
-std::vector<DMatrix<T>> initial_factors(const Context& ctx, const PreparedData<T>& X,
-                                        const FitOptions& opts, SupervisionData<T>* sup,
-                                        const DMatrix<T>* data_mask);
+Initialized<T> initial_factors(const Context& ctx, const PreparedData<T>& X,
+                               const FitOptions& opts, SupervisionData<T>* sup,
+                               const DMatrix<T>* data_mask);
 
 }  // namespace nnmf::detail

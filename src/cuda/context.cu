@@ -23,9 +23,9 @@ CudaResources::~CudaResources() {
   const bool switched = cudaGetDevice(&previous) == cudaSuccess && previous != device &&
                         cudaSetDevice(device) == cudaSuccess;
   if (stream) cudaStreamSynchronize(stream);
-  if (cusolver) cusolverDnDestroy(cusolver);
   if (cusparse) cusparseDestroy(cusparse);
   if (cublas) cublasDestroy(cublas);
+  if (cublas_workspace) cudaFree(cublas_workspace);
   if (pool) cudaMemPoolDestroy(pool);
   if (stream) cudaStreamDestroy(stream);
   cudaGetLastError();
@@ -51,29 +51,6 @@ std::string gib(std::size_t bytes) {
   std::snprintf(buf, sizeof buf, "%.2f GiB",
                 static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
   return buf;
-}
-
-const char* cusolver_status_name(cusolverStatus_t s) {
-  switch (s) {
-    case CUSOLVER_STATUS_NOT_INITIALIZED:
-      return "CUSOLVER_STATUS_NOT_INITIALIZED";
-    case CUSOLVER_STATUS_ALLOC_FAILED:
-      return "CUSOLVER_STATUS_ALLOC_FAILED";
-    case CUSOLVER_STATUS_INVALID_VALUE:
-      return "CUSOLVER_STATUS_INVALID_VALUE";
-    case CUSOLVER_STATUS_ARCH_MISMATCH:
-      return "CUSOLVER_STATUS_ARCH_MISMATCH";
-    case CUSOLVER_STATUS_EXECUTION_FAILED:
-      return "CUSOLVER_STATUS_EXECUTION_FAILED";
-    case CUSOLVER_STATUS_INTERNAL_ERROR:
-      return "CUSOLVER_STATUS_INTERNAL_ERROR";
-    case CUSOLVER_STATUS_MATRIX_TYPE_NOT_SUPPORTED:
-      return "CUSOLVER_STATUS_MATRIX_TYPE_NOT_SUPPORTED";
-    case CUSOLVER_STATUS_NOT_SUPPORTED:
-      return "CUSOLVER_STATUS_NOT_SUPPORTED";
-    default:
-      return "cusolverStatus_t";
-  }
 }
 
 [[noreturn]] void throw_status(bool out_of_memory, const std::string& message) {
@@ -120,11 +97,6 @@ void throw_cusparse_error(cusparseStatus_t s, const char* call, const char* file
   throw_status(s == CUSPARSE_STATUS_ALLOC_FAILED, "cuSPARSE error at " + where(call, file, line) +
                                                       ": " + cusparseGetErrorName(s) + " (" +
                                                       cusparseGetErrorString(s) + ")");
-}
-
-void throw_cusolver_error(cusolverStatus_t s, const char* call, const char* file, int line) {
-  throw_status(s == CUSOLVER_STATUS_ALLOC_FAILED,
-               "cuSOLVER error at " + where(call, file, line) + ": " + cusolver_status_name(s));
 }
 
 DeviceGuard::DeviceGuard(int device) {
@@ -205,10 +177,12 @@ std::shared_ptr<CudaResources> make_resources(int device) {
     }
     NNMF_CUDA_TRY(cublasCreate(&r->cublas));
     NNMF_CUDA_TRY(cublasSetStream(r->cublas, r->stream));
+    // cuBLAS's workspace is ours, allocated once: left to itself it allocates outside the pool,
+    // where a pool that keeps every freed block could starve it.
+    NNMF_CUDA_TRY(cudaMalloc(&r->cublas_workspace, kCublasWorkspaceBytes));
+    NNMF_CUDA_TRY(cublasSetWorkspace(r->cublas, r->cublas_workspace, kCublasWorkspaceBytes));
     NNMF_CUDA_TRY(cusparseCreate(&r->cusparse));
     NNMF_CUDA_TRY(cusparseSetStream(r->cusparse, r->stream));
-    NNMF_CUDA_TRY(cusolverDnCreate(&r->cusolver));
-    NNMF_CUDA_TRY(cusolverDnSetStream(r->cusolver, r->stream));
   } catch (const OutOfMemory& e) {
     throw OutOfMemory("Context::cuda: cannot initialise device " + std::to_string(device) + ": " +
                       e.what());

@@ -1,7 +1,7 @@
 // The CUDA backend's per-context resources and its one error-checking macro.
 //
 // Internal to src/cuda/: this header includes the CUDA headers and must not reach include/.
-// Every CUDA runtime, cuBLAS, cuSPARSE and cuSOLVER status goes through NNMF_CUDA_TRY, which
+// Every CUDA runtime, cuBLAS and cuSPARSE status goes through NNMF_CUDA_TRY, which
 // throws BackendError (OutOfMemory for allocation failures) naming the call, the file and
 // line, and the library's error string (like RAFT's RAFT_CUDA_TRY). Nothing throws in device
 // code: kernels write status bytes, and launch or asynchronous errors are caught by
@@ -10,7 +10,6 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <cusolverDn.h>
 #include <cusparse.h>
 
 #include <cstddef>
@@ -20,6 +19,9 @@
 
 namespace nnmf::detail {
 
+/// cuBLAS workspace per context: NVIDIA's recommendation for Hopper (32 MiB).
+constexpr std::size_t kCublasWorkspaceBytes = std::size_t{32} << 20;
+
 /// Stream, library handles and cached device properties of one CUDA context. Shared (through
 /// std::shared_ptr) by every copy of the Context and by every Buffer allocated with it, so it
 /// outlives all the memory and work that use it.
@@ -28,7 +30,8 @@ struct CudaResources {
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
   cusparseHandle_t cusparse = nullptr;
-  cusolverDnHandle_t cusolver = nullptr;
+  /// cuBLAS's workspace (cublasSetWorkspace), kCublasWorkspaceBytes, owned here.
+  void* cublas_workspace = nullptr;
   /// Stream-ordered pool of this context's allocations (freed memory is kept for reuse).
   cudaMemPool_t pool = nullptr;
 
@@ -54,8 +57,6 @@ namespace cuda {
                                      int line);
 [[noreturn]] void throw_cusparse_error(cusparseStatus_t s, const char* call, const char* file,
                                        int line);
-[[noreturn]] void throw_cusolver_error(cusolverStatus_t s, const char* call, const char* file,
-                                       int line);
 
 inline void check(cudaError_t e, const char* call, const char* file, int line) {
   if (e != cudaSuccess) throw_cuda_error(e, call, file, line);
@@ -65,9 +66,6 @@ inline void check(cublasStatus_t s, const char* call, const char* file, int line
 }
 inline void check(cusparseStatus_t s, const char* call, const char* file, int line) {
   if (s != CUSPARSE_STATUS_SUCCESS) throw_cusparse_error(s, call, file, line);
-}
-inline void check(cusolverStatus_t s, const char* call, const char* file, int line) {
-  if (s != CUSOLVER_STATUS_SUCCESS) throw_cusolver_error(s, call, file, line);
 }
 
 /// "device 0: 1.2 GiB free of 79.1 GiB" (or why it could not be asked).
@@ -94,7 +92,7 @@ void sync_and_check(const CudaResources& r, const char* what);
 }  // namespace cuda
 }  // namespace nnmf::detail
 
-/// Checks a CUDA runtime, cuBLAS, cuSPARSE or cuSOLVER status; throws nnmf::BackendError
+/// Checks a CUDA runtime, cuBLAS or cuSPARSE status; throws nnmf::BackendError
 /// (nnmf::OutOfMemory for allocation failures) with the call, file:line and error string.
 #define NNMF_CUDA_TRY(call) ::nnmf::detail::cuda::check((call), #call, __FILE__, __LINE__)
 

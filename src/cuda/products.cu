@@ -12,15 +12,19 @@
 // The sparse descriptors and the SpMM workspaces (with cusparseSpMM_preprocess) are created
 // on first use and cached in the DSparse (set_backend_cache); X is never densified.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cub/device/device_radix_sort.cuh>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 #include "core/kernels.hpp"
 #include "core/kernels_instantiate.hpp"
 #include "cuda/blas.hpp"
 #include "cuda/cuda_resources.hpp"
+#include "cuda/testing.hpp"
 #include "nnmf/error.hpp"
 
 namespace nnmf::detail::cuda {
@@ -124,6 +128,29 @@ struct DenseDescrs {
   }
 };
 
+/// Bit per SpMM algorithm planned so far in this process (1: CSR_ALG3, 2: CSR_ALG2, 4: default),
+/// for testing::spmm_algorithms() and the determinism test.
+std::atomic<unsigned> g_spmm_algorithms{0};
+
+const char* spmm_name(cusparseSpMMAlg_t alg) {
+  return alg == CUSPARSE_SPMM_CSR_ALG3   ? "CSR_ALG3"
+         : alg == CUSPARSE_SPMM_CSR_ALG2 ? "CSR_ALG2"
+                                         : "the default algorithm";
+}
+
+/// Records the algorithm a plan uses; says once per process when it is not the deterministic
+/// CSR_ALG3 (the products, and so every result downstream, may then vary in the last bits
+/// from run to run).
+void note_spmm_algorithm(cusparseSpMMAlg_t alg, cusparseStatus_t refused) {
+  const unsigned bit = alg == CUSPARSE_SPMM_CSR_ALG3 ? 1u : alg == CUSPARSE_SPMM_CSR_ALG2 ? 2u : 4u;
+  const unsigned before = g_spmm_algorithms.fetch_or(bit);
+  if (bit != 1u && !(before & ~1u))
+    std::fprintf(stderr,
+                 "nnmf: warning: cuSPARSE refused CUSPARSE_SPMM_CSR_ALG3 for the sparse products "
+                 "(%s); using %s, which is not bit-wise deterministic\n",
+                 cusparseGetErrorName(refused), spmm_name(alg));
+}
+
 /// C = alpha A B + beta C with the plan's algorithm, planning it on first use or when the
 /// dense shapes change. CSR_ALG3 is the deterministic one; should a cuSPARSE build refuse it
 /// for these operands, CSR_ALG2 and then the default algorithm are used instead.
@@ -151,6 +178,7 @@ void run_spmm(const Context& ctx, SpmmPlan& plan, cusparseConstSpMatDescr_t A, c
         NNMF_CUDA_TRY(s);
       if (refused == CUSPARSE_STATUS_SUCCESS) refused = s;
     }
+    if (found) note_spmm_algorithm(plan.alg, refused);
     if (!found)
       throw_cusparse_error(refused,
                            "cusparseSpMM_bufferSize (CSR_ALG3, CSR_ALG2 and the default "
@@ -363,5 +391,18 @@ void csc_transpose(const Context& ctx, CscView<T> X, index_t* rowptr, index_t* c
 
 NNMF_INSTANTIATE_PRODUCT_KERNELS(float)
 NNMF_INSTANTIATE_PRODUCT_KERNELS(double)
+
+namespace testing {
+std::string spmm_algorithms() {
+  const unsigned b = g_spmm_algorithms.load();
+  std::string out;
+  for (unsigned bit : {1u, 2u, 4u}) {
+    if (!(b & bit)) continue;
+    if (!out.empty()) out += ",";
+    out += bit == 1u ? "CSR_ALG3" : bit == 2u ? "CSR_ALG2" : "default";
+  }
+  return out;
+}
+}  // namespace testing
 
 }  // namespace nnmf::detail::cuda

@@ -16,4 +16,8 @@ void check_cusparse_status(int status, const char* call);
 /// The free/total memory text used in OutOfMemory messages.
 std::string memory_report(int device);
 
+/// The cuSPARSE SpMM algorithms planned so far in this process, e.g. "CSR_ALG3" (the
+/// deterministic one) or "CSR_ALG3,CSR_ALG2" after a fallback; "" before any sparse product.
+std::string spmm_algorithms();
+
 }  // namespace nnmf::detail::cuda::testing

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 int main() {
   auto ctx = nnmf::Context::host(1);
@@ -14,5 +15,18 @@ int main() {
                   r.all_converged();
   std::printf("nnmf %s client: s = [%g, %g] %s\n", NNMF_VERSION_STRING, r.S(0, 0), r.S(1, 0),
               ok ? "ok" : "WRONG");
+#if NNMF_WITH_CUDA
+  // A CUDA build's backend is the module libnnmf_cuda.so, installed next to libnnmf and loaded
+  // by Context::cuda: it must load from the install tree (without a device the call then
+  // reports the missing device, not a missing module).
+  try {
+    (void)nnmf::Context::cuda(0);
+  } catch (const nnmf::Error& e) {
+    if (std::string(e.what()).find("could not be loaded") != std::string::npos) {
+      std::printf("CUDA module: %s\n", e.what());
+      return 1;
+    }
+  }
+#endif
   return ok ? 0 : 1;
 }

@@ -1,0 +1,17 @@
+"""nnmf: Neural NMF for hierarchical topic modeling, on a compiled core.
+
+Estimators (scikit-learn conventions: X of shape (n_samples, n_features), dense NumPy or
+SciPy sparse, nonnegative; float32 kept): NeuralNMF, NMF, HierarchicalNMF, DeepNMF.
+Functions: nnls (batched nonnegative least squares) and nnls_backward (its gradient).
+"""
+
+from . import _nnmf
+from ._estimators import NMF, DeepNMF, HierarchicalNMF, NeuralNMF
+from ._functions import nnls, nnls_backward
+
+__version__ = _nnmf.__version__
+cuda_compiled = _nnmf.cuda_compiled
+cuda_device_count = _nnmf.cuda_device_count
+
+__all__ = ["NeuralNMF", "NMF", "HierarchicalNMF", "DeepNMF", "nnls", "nnls_backward",
+           "cuda_compiled", "cuda_device_count", "__version__"]

@@ -1,0 +1,343 @@
+// `nnmf fit X --ranks ... -o DIR`: fits a method and writes its factors, model and report as
+// one output folder (see output.hpp).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "cli/cli.hpp"
+#include "cli/numbers.hpp"
+#include "cli/output.hpp"
+#include "nnmf/error.hpp"
+
+namespace nnmf::cli {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct FitArgs {
+  std::string X, out, ranks, labels, known, eval_labels, method = "neural", loss = "reconstruction";
+  std::string scaling = "sum", supervision = "l2", classifier = "closed", optimizer = "line-search";
+  std::string init = "nmf", init_dir, mask;
+  std::uint64_t seed = 0;
+  std::optional<int> epochs;
+  std::optional<double> energy_weight, recon_weight;
+  double lambda = 1, lr = 0, lr_decay = 1, rel_tol = FitOptions{}.rel_tol;
+  int decay_every = 1, patience = FitOptions{}.patience, init_iterations = 300, init_restarts = 4, classes = 0;
+  std::vector<std::string> set;
+  bool no_warm_start = false;
+};
+
+template <class T>
+json data_info(const std::string& path, const io::AnyMatrix<T>& d) {
+  json j{{"path", path}, {"rows", d.rows()}, {"cols", d.cols()}, {"sparse", d.sparse}};
+  if (d.sparse) j["nnz"] = d.csc.nnz();
+  return j;
+}
+
+// ---- the request, from the options alone (usage errors before any file is read) --------------
+
+const Method& find_method(const std::string& name) {
+  const auto it = methods().find(name);
+  if (it != methods().end()) return it->second;
+  std::string names;
+  for (const auto& kv : methods()) names += (names.empty() ? "" : ", ") + kv.first;
+  throw UsageError("--method " + name + ": unknown method (available: " + names + ")");
+}
+
+std::map<std::string, std::string> parse_settings(const std::vector<std::string>& set) {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : set) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--set " + kv + ": expected key=value");
+    out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+void set_loss(FitOptions& o, const FitArgs& a) {
+  o.reconstruction_weight = a.loss == "energy" ? 0 : 1;
+  o.energy_weight = a.loss == "reconstruction" ? 0 : 1;
+  if (a.recon_weight) o.reconstruction_weight = *a.recon_weight;
+  if (a.energy_weight) o.energy_weight = *a.energy_weight;
+}
+
+/// Neural NMF options from the flags (the choices were checked by the parser).
+FitOptions neural_options(const FitArgs& a) {
+  FitOptions o;
+  set_loss(o, a);
+  o.scaling = a.scaling == "mean" ? Scaling::mean : Scaling::sum;
+  o.optimizer = a.optimizer == "gd" ? Optimizer::gd : a.optimizer == "adam" ? Optimizer::adam : Optimizer::line_search;
+  o.learning_rate = a.lr;
+  o.lr_decay = a.lr_decay;
+  o.decay_every = a.decay_every;
+  o.rel_tol = a.rel_tol;
+  o.patience = a.patience;
+  o.warm_start = !a.no_warm_start;
+  o.init_iterations = a.init_iterations;
+  o.init_restarts = a.init_restarts;
+  o.init = a.init == "random" ? Init::random : a.init == "dir" ? Init::given : Init::nmf;
+  if (a.init == "dir" && a.init_dir.empty())
+    throw UsageError("--init dir needs --init-dir DIR (with A0.mtx, A1.mtx, ...)");
+  if (!a.known.empty() && a.labels.empty()) throw UsageError("--known needs --labels");
+  return o;
+}
+
+// ---- inputs ------------------------------------------------------------------------------------
+
+std::optional<Supervision> read_supervision(const FitArgs& a, index_t m) {
+  if (a.labels.empty()) return std::nullopt;
+  Supervision s;
+  s.labels = io::read_labels(a.labels, m, a.classes);
+  s.num_classes = a.classes;
+  if (!a.known.empty()) s.known = io::read_mask(a.known, m);
+  s.lambda = a.lambda;
+  s.loss = a.supervision == "l2" ? SupervisionLoss::l2 : SupervisionLoss::cross_entropy;
+  s.classifier = a.classifier == "closed" ? ClassifierMode::closed_form : ClassifierMode::trained;
+  if (s.loss == SupervisionLoss::cross_entropy) s.classifier = ClassifierMode::trained;  // no closed form
+  return s;
+}
+
+template <class T>
+void read_mask(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X) {
+  if (a.mask.empty()) return;
+  if (X.sparse) throw InvalidArgument("--mask needs dense X: " + a.X + " is sparse");
+  const Matrix<double> W = io::read_dense<double>(a.mask);
+  if (W.rows() != X.rows() || W.cols() != X.cols())
+    throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(W.rows(), W.cols()) + " but X is " +
+                            shape_string(X.rows(), X.cols()));
+  for (double v : W.storage()) {
+    if (v != 0 && v != 1) throw InvalidArgument("--mask " + a.mask + ": entries must be 0 or 1");
+    o.data_mask.push_back(v != 0);
+  }
+}
+
+/// Label sets for --eval-labels: one file for every layer or one per layer.
+std::vector<std::vector<int>> read_label_sets(const std::string& spec, const std::string& option, index_t m,
+                                              std::size_t layers) {
+  std::vector<std::vector<int>> out;
+  if (spec.empty()) return out;
+  std::vector<std::string> files;
+  std::stringstream ss(spec);
+  for (std::string f; std::getline(ss, f, ',');) files.push_back(f);
+  if (files.size() != 1 && files.size() != layers)
+    throw InvalidArgument(option + ": " + std::to_string(files.size()) + " files for " + std::to_string(layers) +
+                          " layers (give 1, or one per layer)");
+  for (const auto& f : files) out.push_back(io::read_labels(f, m));
+  return out;
+}
+
+/// Ranks the data cannot support are refused; merely unusual ones draw a warning. A layer's
+/// topics are columns of A0 (N x k0) that combine to the m columns of X: more topics than rows
+/// or columns, min(N, m), cannot all be meaningful (X has rank <= min(N, m)).
+void check_ranks_against_data(const std::vector<index_t>& k, index_t N, index_t m) {
+  const index_t limit = std::min(N, m);
+  if (k[0] > limit)
+    throw InvalidArgument("--ranks: k0 = " + std::to_string(k[0]) + " exceeds min(N, m) = " + std::to_string(limit) +
+                          " of X (" + shape_string(N, m) + "); a layer cannot have more topics than X has " +
+                          (m < N ? "columns" : "rows"));
+  for (std::size_t l = 1; l < k.size(); ++l)
+    if (k[l] > k[l - 1])
+      throw InvalidArgument("--ranks: k" + std::to_string(l) + " = " + std::to_string(k[l]) + " exceeds k" +
+                            std::to_string(l - 1) + " = " + std::to_string(k[l - 1]) +
+                            "; ranks must satisfy min(N, m) >= k0 >= k1 >= ...");
+  if (2 * k[0] > limit)
+    warn("--ranks: k0 = " + std::to_string(k[0]) + " is more than half of min(N, m) = " + std::to_string(limit) +
+         "; the topics will be weakly determined");
+  for (std::size_t l = 1; l < k.size(); ++l)
+    if (k[l] == k[l - 1])
+      warn("--ranks: k" + std::to_string(l) + " = k" + std::to_string(l - 1) + " = " + std::to_string(k[l]) + ": layer " +
+           std::to_string(l) + " can only rescale and reorder the topics of layer " + std::to_string(l - 1));
+}
+
+// ---- outputs -----------------------------------------------------------------------------------
+
+template <class T>
+json layer_reports(const Context& ctx, const io::AnyMatrix<T>& X, const FitOutcome<T>& out,
+                   const std::vector<std::vector<int>>& labels, const std::vector<std::uint8_t>& known) {
+  const auto err = X.sparse ? relative_errors<T>(ctx, X.csc, out.A, out.S)
+                            : relative_errors<T>(ctx, X.dense.view(), out.A, out.S);
+  std::vector<std::uint8_t> unknown;
+  for (auto v : known) unknown.push_back(v ? 0 : 1);
+  const bool any_unknown = std::any_of(unknown.begin(), unknown.end(), [](auto v) { return v != 0; });
+  json layers = json::array();
+  for (std::size_t l = 0; l < out.A.size(); ++l) {
+    json j{{"layer", l}, {"rank", out.A[l].cols()}, {"rel_error", err[l]}};
+    if (!labels.empty()) {
+      const auto& y = labels.size() == 1 ? labels[0] : labels[l];
+      j["accuracy"] = label_accuracy<T>(out.S[l].view(), y, known);
+      if (any_unknown) j["accuracy_unlabeled"] = label_accuracy<T>(out.S[l].view(), y, known, unknown);
+    }
+    layers.push_back(j);
+  }
+  return layers;
+}
+
+json history_json(const std::vector<EpochRecord>& history, double& epoch_seconds) {
+  json hist = json::array();
+  epoch_seconds = 0;
+  for (const auto& h : history) {
+    hist.push_back({{"epoch", h.epoch}, {"loss", h.loss}, {"reconstruction", h.reconstruction},
+                    {"energy", h.energy}, {"supervision", h.supervision}, {"step", h.step},
+                    {"seconds", h.seconds}, {"nnls_iterations", h.nnls_iterations}});
+    epoch_seconds += h.seconds;
+  }
+  return hist;
+}
+
+struct Timings {
+  Clock::time_point start;
+  double load_s = 0, fit_s = 0, eval_s = 0;
+};
+
+template <class T>
+json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const io::AnyMatrix<T>& X,
+                const std::vector<index_t>& ranks, const FitOutcome<T>& out, const json& layers, const Timings& t) {
+  json report{{"nnmf_version", NNMF_VERSION_STRING}, {"command", "fit"}, {"method", a.method}, {"seed", a.seed},
+              {"device", ctx.describe()}, {"precision", c.precision}, {"data", data_info(a.X, X)}, {"ranks", ranks},
+              {"settings", out.settings}};
+  if (!a.labels.empty()) report["labels"] = a.labels;
+  if (!a.known.empty()) report["known"] = a.known;
+  if (!a.eval_labels.empty()) report["eval_labels"] = a.eval_labels;
+  report["layers"] = layers;
+  if (out.model) report["stop_reason"] = to_string(out.model->stop_reason());
+  double epoch_s = 0;
+  report["history"] = history_json(out.history, epoch_s);
+  const double n = static_cast<double>(out.history.size());
+  // Wall times live here only: the model file of a run is the same bytes on every rerun.
+  report["timings"] = {{"load_s", t.load_s}, {"fit_s", t.fit_s}, {"eval_s", t.eval_s}, {"total_s", since(t.start)},
+                       {"epochs", out.history.size()}, {"mean_epoch_ms", n > 0 ? 1e3 * epoch_s / n : 0.0}};
+  return report;
+}
+
+template <class T>
+void write_factors(OutputDir& dir, const FitOutcome<T>& out, const std::string& method) {
+  for (std::size_t l = 0; l < out.A.size(); ++l) {
+    const std::string k = std::to_string(l);
+    io::write_mtx<T>(dir.stage("A" + k + ".mtx"), out.A[l].view(), "factor A" + k + " (nnmf fit --method " + method + ")");
+    io::write_mtx<T>(dir.stage("S" + k + ".mtx"), out.S[l].view(), "coefficients S" + k);
+  }
+  if (!out.B.empty()) io::write_mtx<T>(dir.stage("B.mtx"), out.B.view(), "classifier B (classes x last rank)");
+  if (out.model) out.model->save(dir.stage("model.nnmf"));
+}
+
+std::string summary(const json& layers, double fit_s, const std::string& out) {
+  std::ostringstream sum;
+  sum.precision(4);
+  for (const auto& l : layers) {
+    sum << "k=" << l["rank"].get<long>() << " err " << l["rel_error"].get<double>();
+    if (l.contains("accuracy")) sum << " acc " << l["accuracy"].get<double>();
+    sum << "; ";
+  }
+  sum << fit_s << " s -> " << out;
+  return sum.str();
+}
+
+template <class T>
+FitOutcome<T> call(const Method& m, const FitRequest<T>& req) {
+  if constexpr (std::is_same<T, float>::value)
+    return m.fit_float(req);
+  else
+    return m.fit_double(req);
+}
+
+template <class T>
+int run_fit(const Common& c, const FitArgs& a) {
+  Timings t;
+  t.start = Clock::now();
+  const Context ctx = c.context();
+  const Method& method = find_method(a.method);
+  FitRequest<T> req;
+  req.ctx = &ctx;
+  req.ranks = parse_ranks(a.ranks, "--ranks");
+  req.seed = a.seed;
+  req.iterations = a.epochs.value_or(-1);
+  req.settings = parse_settings(a.set);
+  req.neural = neural_options(a);
+  Progress progress(c.quiet, "fit " + a.method);
+  progress.phase("reading " + a.X, 0, 0);
+  const auto t_load = Clock::now();
+  const io::AnyMatrix<T> X = io::read_mtx<T>(a.X);
+  req.X = &X;
+  t.load_s = since(t_load);
+  check_ranks_against_data(req.ranks, X.rows(), X.cols());
+  req.supervision = read_supervision(a, X.cols());
+  if (a.init == "dir")
+    for (std::size_t l = 0; l < req.ranks.size(); ++l)
+      req.neural.initial_factors.push_back(io::read_dense<double>(a.init_dir + "/A" + std::to_string(l) + ".mtx"));
+  read_mask(req.neural, a, X);
+  const auto eval_sets = read_label_sets(a.eval_labels, "--eval-labels", X.cols(), req.ranks.size());
+  OutputDir dir(a.out, "-o", "fit");  // before the work: a bad output path fails now
+
+  req.progress = [&progress](int step, int total, double loss) { progress.update(step, total, loss); };
+  req.phase = [&progress](const std::string& name, int i, int n) { progress.phase(name, i, n); };
+  const auto t_fit = Clock::now();
+  const FitOutcome<T> out = call(method, req);
+  t.fit_s = since(t_fit);
+  const auto t_eval = Clock::now();
+  std::vector<std::vector<int>> labels = eval_sets;
+  if (labels.empty() && req.supervision) labels = {req.supervision->labels};
+  const std::vector<std::uint8_t> known = req.supervision ? req.supervision->known : std::vector<std::uint8_t>{};
+  const json layers = layer_reports(ctx, X, out, labels, known);
+  t.eval_s = since(t_eval);
+  write_factors(dir, out, a.method);
+  io::write_file_atomic(dir.stage("report.json"), fit_report(c, a, ctx, X, req.ranks, out, layers, t).dump(2) + "\n");
+  dir.commit();
+  progress.done(summary(layers, t.fit_s, a.out));
+  return 0;
+}
+
+void add_choice(CLI::App* cmd, const std::string& name, std::string& target, const std::string& help,
+                const std::vector<std::string>& choices) {
+  cmd->add_option(name, target, help)->capture_default_str()->check(CLI::IsMember(choices));
+}
+
+void add_fit_model_options(CLI::App* cmd, FitArgs& a) {
+  add_choice(cmd, "--loss", a.loss, "reconstruction, energy or both", {"reconstruction", "energy", "both"});
+  add_optional_real(cmd, "--recon-weight", a.recon_weight, "weight of the reconstruction term (>= 0)", 0);
+  add_optional_real(cmd, "--energy-weight", a.energy_weight, "weight of the energy term (>= 0)", 0);
+  add_choice(cmd, "--scaling", a.scaling, "sum, or mean (the authors' package: MSE)", {"sum", "mean"});
+  add_real(cmd, "--lambda", a.lambda, "weight of the supervision term", 0);
+  add_choice(cmd, "--supervision", a.supervision, "l2 or ce (cross-entropy)", {"l2", "ce", "cross-entropy"});
+  add_choice(cmd, "--classifier", a.classifier, "closed (B = (Z o Y) S^+) or trained", {"closed", "trained"});
+  add_choice(cmd, "--optimizer", a.optimizer, "line-search (no learning rate), gd or adam", {"line-search", "gd", "adam"});
+  add_real(cmd, "--lr", a.lr, "learning rate of gd/adam (0 = 1 with --scaling mean)", 0);
+  add_real(cmd, "--lr-decay", a.lr_decay, "gd: lr *= this every --decay-every epochs (0 < d <= 1)", 0, 1);
+  add_int(cmd, "--decay-every", a.decay_every, "epochs between decays", 1);
+  add_real(cmd, "--rel-tol", a.rel_tol, "stop when the loss moved by less than this fraction of itself ...", 0);
+  add_int(cmd, "--patience", a.patience, "... over this many epochs (0 = run all epochs)", 0);
+  add_choice(cmd, "--init", a.init, "nmf, random or dir", {"nmf", "random", "dir"});
+  cmd->add_option("--init-dir", a.init_dir, "directory with A0.mtx, A1.mtx, ... for --init dir");
+  add_int(cmd, "--init-iterations", a.init_iterations, "NMF iterations per layer for --init nmf", 0);
+  add_int(cmd, "--init-restarts", a.init_restarts, "random NMF starts per layer for --init nmf", 0);
+  cmd->add_option("--mask", a.mask, "0/1 missing-data mask W (dense N x m Matrix Market)");
+  cmd->add_flag("--no-warm-start", a.no_warm_start, "solve each epoch's NNLS from scratch");
+}
+
+}  // namespace
+
+Command add_fit_command(CLI::App& app, const Common& c) {
+  auto a = std::make_shared<FitArgs>();
+  CLI::App* cmd = app.add_subcommand("fit", "fit a hierarchical model and write its factors and a report");
+  cmd->add_option("X", a->X, "data X (N x m), Matrix Market, dense or sparse, .gz allowed")->required();
+  cmd->add_option("--ranks", a->ranks, "ranks k0,k1,... (e.g. 9,4,2; min(N, m) >= k0 >= k1 >= ...)")->required();
+  cmd->add_option("-o,--output", a->out, "output folder (A*.mtx, S*.mtx, report.json, model.nnmf), replaced as a whole")
+      ->required();
+  cmd->add_option("--method", a->method, "neural (default), nmf or hnmf; see `nnmf methods`")->capture_default_str();
+  cmd->add_option("--labels", a->labels, "class of each column (supervises the last layer)");
+  add_int(cmd, "--classes", a->classes, "number of classes of --labels (0 = largest label + 1)", 0);
+  cmd->add_option("--known", a->known, "0/1 per column: which labels the model may use");
+  cmd->add_option("--eval-labels", a->eval_labels,
+                  "labels to score each layer with (one file, or one per layer, comma-separated)");
+  add_seed(cmd, "--seed", a->seed, "random seed (0 .. 2^64-1)");
+  add_optional_int(cmd, "--epochs", a->epochs, "epochs (Neural NMF) or iterations (baselines); default: the method's", 0);
+  add_fit_model_options(cmd, *a);
+  cmd->add_option("--set", a->set, "method-specific setting key=value (repeatable)");
+  const Common* cp = &c;
+  return {cmd, [a, cp] { return dispatch(*cp, [&](auto t) { return run_fit<decltype(t)>(*cp, *a); }); }};
+}
+
+}  // namespace nnmf::cli
