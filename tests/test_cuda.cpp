@@ -95,25 +95,6 @@ Problem<T> make_problem(Kind kind, index_t k, index_t m, std::uint64_t seed) {
   return p;
 }
 
-/// G = A^T A and C = A^T X by plain loops in double (independent of BLAS).
-template <class T>
-void normal_equations(const Matrix<T>& A, const Matrix<T>& X, Matrix<T>& G, Matrix<T>& C) {
-  const index_t n = A.rows(), k = A.cols(), m = X.cols();
-  G = Matrix<T>(k, k);
-  C = Matrix<T>(k, m);
-  for (index_t a = 0; a < k; ++a) {
-    for (index_t b = 0; b < k; ++b) {
-      double s = 0;
-      for (index_t i = 0; i < n; ++i) s += double(A(i, a)) * A(i, b);
-      G(a, b) = static_cast<T>(s);
-    }
-    for (index_t j = 0; j < m; ++j) {
-      double s = 0;
-      for (index_t i = 0; i < n; ++i) s += double(A(i, a)) * X(i, j);
-      C(a, j) = static_cast<T>(s);
-    }
-  }
-}
 
 // ---- the kernels' per-thread code on the host ------------------------------------------------
 

@@ -14,21 +14,7 @@
 namespace nnmf::test {
 namespace {
 
-class IoTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nnmf-io-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  std::string write(const std::string& name, const std::string& content) const {
-    std::ofstream(path(name), std::ios::binary) << content;
-    return path(name);
-  }
-  std::string dir_;
-};
+using IoTest = TempDirTest;
 
 TEST_F(IoTest, DenseRoundTripIsExact) {
   auto A = random_matrix<double>(7, 5, 1);

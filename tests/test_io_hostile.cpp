@@ -17,22 +17,15 @@
 namespace nnmf::test {
 namespace {
 
-class Hostile : public ::testing::Test {
+class Hostile : public TempDirTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/nnmf-hostile-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    TempDirTest::SetUp();
     ::setenv("NNMF_MEMORY_LIMIT", "1G", 1);
   }
   void TearDown() override {
     ::unsetenv("NNMF_MEMORY_LIMIT");
-    std::system(("rm -rf " + dir_).c_str());
-  }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  std::string write(const std::string& name, const std::string& content) const {
-    std::ofstream(path(name), std::ios::binary) << content;
-    return path(name);
+    TempDirTest::TearDown();
   }
   /// @p content gzip-compressed (level 9) into @p name.
   std::string write_gz(const std::string& name, const std::string& content) const {
@@ -45,7 +38,6 @@ class Hostile : public ::testing::Test {
     gzclose(g);
     return path(name);
   }
-  std::string dir_;
 };
 
 /// The IoError message of reading @p file as a matrix, or "" when it was accepted.

@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 #include <lapacke.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -184,6 +186,43 @@ const Matrix<T>& dense_of(const Matrix<T>& X) {
             << "message '" << e__.what() << "' lacks '" << part__ << "'";                 \
     }                                                                                     \
   } while (0)
+
+/// G = A^T A and C = A^T X by plain loops in double (independent of BLAS).
+template <class T>
+inline void normal_equations(const Matrix<T>& A, const Matrix<T>& X, Matrix<T>& G, Matrix<T>& C) {
+  const index_t n = A.rows(), k = A.cols(), m = X.cols();
+  G = Matrix<T>(k, k);
+  C = Matrix<T>(k, m);
+  for (index_t a = 0; a < k; ++a) {
+    for (index_t b = 0; b < k; ++b) {
+      double s = 0;
+      for (index_t i = 0; i < n; ++i) s += double(A(i, a)) * A(i, b);
+      G(a, b) = static_cast<T>(s);
+    }
+    for (index_t j = 0; j < m; ++j) {
+      double s = 0;
+      for (index_t i = 0; i < n; ++i) s += double(A(i, a)) * X(i, j);
+      C(a, j) = static_cast<T>(s);
+    }
+  }
+}
+
+/// A fresh temporary folder per test, removed afterwards.
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/nnmf-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string write(const std::string& name, const std::string& content) const {
+    std::ofstream(path(name), std::ios::binary) << content;
+    return path(name);
+  }
+  std::string dir_;
+};
 
 /// Root of the project's bundled test data: $NNMF_TEST_DATA_DIR when set (a build run on
 /// another machine, e.g. from scripts/gpu-check.sh), else the path CMake compiled in.

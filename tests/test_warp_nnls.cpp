@@ -60,20 +60,7 @@ void make_normal_equations(Kind kind, index_t k, index_t m, std::uint64_t seed, 
       if (k >= 2) A(i, k / 2) = 0;
     }
   }
-  G = Matrix<T>(k, k);
-  C = Matrix<T>(k, m);
-  for (index_t a = 0; a < k; ++a) {
-    for (index_t b = 0; b < k; ++b) {
-      double s = 0;
-      for (index_t i = 0; i < n; ++i) s += double(A(i, a)) * A(i, b);
-      G(a, b) = static_cast<T>(s);
-    }
-    for (index_t j = 0; j < m; ++j) {
-      double s = 0;
-      for (index_t i = 0; i < n; ++i) s += double(A(i, a)) * X(i, j);
-      C(a, j) = static_cast<T>(s);
-    }
-  }
+  test::normal_equations(A, X, G, C);
 }
 
 /// One warp's workspace for rank k and pmax passive indices, filled with garbage (NaN reals,

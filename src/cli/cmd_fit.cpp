@@ -275,7 +275,9 @@ int run_fit(const Common& c, const FitArgs& a) {
   req.progress = [&progress](int step, int total, double loss) { progress.update(step, total, loss); };
   req.phase = [&progress](const std::string& name, int i, int n) { progress.phase(name, i, n); };
   const auto t_fit = Clock::now();
+  arm_soft_interrupt(a.method == "neural");
   const FitOutcome<T> out = call(method, req);
+  arm_soft_interrupt(false);
   t.fit_s = since(t_fit);
   const auto t_eval = Clock::now();
   std::vector<std::vector<int>> labels = eval_sets;
@@ -287,6 +289,11 @@ int run_fit(const Common& c, const FitArgs& a) {
   io::write_file_atomic(dir.stage("report.json"), fit_report(c, a, ctx, X, req.ranks, out, layers, t).dump(2) + "\n");
   dir.commit();
   progress.done(summary(layers, t.fit_s, a.out));
+  if (interrupt_requested()) {
+    std::fprintf(stderr, "fit: interrupted by Ctrl-C after %zu epochs; %s holds the model reached "
+                         "(stop_reason interrupted)\n", out.history.size(), a.out.c_str());
+    return 130;
+  }
   return 0;
 }
 

@@ -19,7 +19,9 @@ namespace {
 const char* const kExitHelp =
     "Exit status: 0 success; 1 the command failed while running (unreadable or invalid data, sizes that do not "
     "fit, files, memory, device); 2 the command line is wrong (unknown command or option, missing or malformed "
-    "value, a choice outside its list). Errors are one line on stderr.";
+    "value, a choice outside its list); 130 `fit` of Neural NMF stopped by Ctrl-C after an epoch, with its "
+    "outputs written and the model marked interrupted (a second Ctrl-C aborts and writes nothing). Errors "
+    "are one line on stderr.";
 
 int error(const std::string& what, int code) {
   std::fprintf(stderr, "nnmf: error: %s%s\n", what.c_str(), code == kExitUsage ? " (see --help)" : "");
@@ -41,8 +43,13 @@ Command add_methods_command(CLI::App& app) {
 /// the user chose a policy. If the restart fails it runs on as it is.
 void prefer_passive_waiting(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  // The resolved path, not /proc/self/exe itself, so that ps, top and pkill still see "nnmf".
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return;
+  self[n] = '\0';
   if (::setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
-  ::execv("/proc/self/exe", argv);
+  ::execv(self, argv);
 }
 
 }  // namespace

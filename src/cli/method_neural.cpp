@@ -1,5 +1,6 @@
 // `nnmf fit --method neural`: the paper's method.
 #include "cli/cli.hpp"
+#include "cli/output.hpp"
 
 namespace nnmf::cli {
 namespace {
@@ -47,6 +48,7 @@ FitOutcome<T> fit_neural(const FitRequest<T>& req) {
     o.on_epoch = [&req, total](const EpochRecord& r) { req.progress(r.epoch, total, r.loss); };
   }
   if (req.phase) o.on_phase = req.phase;
+  o.should_stop = interrupt_requested;  // the first Ctrl-C ends training after the epoch
   NeuralNmf<T> model = req.X->sparse ? NeuralNmf<T>::fit(*req.ctx, req.X->csc, o)
                                      : NeuralNmf<T>::fit(*req.ctx, req.X->dense.view(), o);
   FitOutcome<T> out;

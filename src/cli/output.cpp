@@ -176,6 +176,7 @@ class ParentLock {
 enum State : int { kIdle, kStaging, kCommitting, kCleaning };
 std::atomic<int> g_state{kIdle};
 volatile sig_atomic_t g_pending = 0;
+volatile sig_atomic_t g_soft_armed = 0, g_soft_hit = 0;
 char g_staging[PATH_MAX];
 
 struct Dirent64 {
@@ -220,6 +221,14 @@ void remove_flat_dir_raw(const char* path) {
 }
 
 void on_signal(int sig) {
+  if (sig == SIGINT && g_soft_armed && !g_soft_hit) {
+    g_soft_hit = 1;
+    static const char msg[] =
+        "\nnnmf: interrupted: training stops after this epoch and the model is written "
+        "(Ctrl-C again aborts)\n";
+    (void)!::write(2, msg, sizeof msg - 1);
+    return;
+  }
   int expected = kStaging;
   if (g_state.compare_exchange_strong(expected, kCleaning)) {
     remove_flat_dir_raw(g_staging);
@@ -246,6 +255,17 @@ void install_handlers() {
     ::sigaction(sig, &sa, nullptr);
   }
 }
+
+}  // namespace
+
+void arm_soft_interrupt(bool on) {
+  install_handlers();
+  g_soft_armed = on ? 1 : 0;
+}
+
+bool interrupt_requested() { return g_soft_hit != 0; }
+
+namespace {
 
 /// Back to idle; a signal that arrived meanwhile now takes effect.
 void settle() {

@@ -53,6 +53,13 @@ class OutputDir {
 void check_results_dir(const std::string& dir, const std::string& option);
 void make_results_dir(const std::string& dir, const std::string& option);
 
+/// Ctrl-C during Neural NMF training: while armed, the first SIGINT only asks training to stop
+/// after the current epoch (FitOptions::should_stop reads interrupt_requested()), so the
+/// factors reached are written as a model marked `interrupted`; a second SIGINT, SIGTERM or
+/// SIGHUP aborts as before (staging removed, nothing written).
+void arm_soft_interrupt(bool on);
+bool interrupt_requested();
+
 /// Test hook: when the environment variable NNMF_TEST_STOP_AT equals @p point, the process
 /// stops itself (SIGSTOP) there, so that tests can kill it at a known phase of a command.
 void test_stop_point(const std::string& point);
