@@ -2,7 +2,9 @@
 // compression bombs, trailing garbage, outputs that are not regular files, corrupt models.
 // Each case here crashed, over-allocated or was accepted before the readers were hardened.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -165,7 +167,20 @@ TEST_F(Hostile, OutputsThatAreNotRegularFilesAreRefused) {
   EXPECT_THROW(io::write_mtx<double>(path("link"), A.view()), IoError);
   ASSERT_EQ(::lstat(path("link").c_str(), &st), 0);
   EXPECT_TRUE(S_ISLNK(st.st_mode));
-  EXPECT_THROW(io::write_labels("/dev/null", {1, 2}), IoError);
+  // A socket in the folder stands for a device node: a regression here must not be able to
+  // replace a real device (this suite runs as root in CI).
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string sock = path("sock");
+  ASSERT_LT(sock.size(), sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_THROW(io::write_labels(sock, {1, 2}), IoError);
+  ::close(fd);
+  ASSERT_EQ(::lstat(sock.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
 }
 
 TEST_F(Hostile, MatricesTooLargeToAddressAreTypedErrors) {
