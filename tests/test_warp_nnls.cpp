@@ -13,6 +13,7 @@
 #include "core/nnls_internal.hpp"
 #include "core/ops.hpp"
 #include "cuda/warp_nnls.hpp"
+#include "test_problems.hpp"
 #include "test_util.hpp"
 
 namespace nnmf {
@@ -23,44 +24,15 @@ using detail::cuda::LaneBest;
 using detail::cuda::WarpWork;
 namespace ops = detail::ops;
 
-enum class Kind { dense, sparse, rank_deficient, zero_columns };
-
-const char* name(Kind k) {
-  switch (k) {
-    case Kind::dense:
-      return "dense";
-    case Kind::sparse:
-      return "sparse";
-    case Kind::rank_deficient:
-      return "rank-deficient";
-    case Kind::zero_columns:
-      return "zero-columns";
-  }
-  return "?";
-}
+using test::Kind;
+using test::name;
 
 /// G = A^T A and C = A^T X (double accumulation) for the problem kinds of test_cuda.cpp.
 template <class T>
 void make_normal_equations(Kind kind, index_t k, index_t m, std::uint64_t seed, Matrix<T>& G,
                            Matrix<T>& C) {
-  const index_t n = std::max<index_t>(2 * k + 10, 60);
-  Matrix<T> A = test::random_matrix<T>(n, k, seed);
-  Matrix<T> X = kind == Kind::sparse ? test::random_sparse<T>(n, m, 0.08, seed + 1).to_dense()
-                                     : test::random_matrix<T>(n, m, seed + 1);
-  if (kind == Kind::rank_deficient && k >= 3) {
-    for (index_t i = 0; i < n; ++i) {
-      A(i, k - 1) = A(i, 0) + A(i, 1);
-      if (k >= 4) A(i, k - 2) = A(i, 0);  // duplicate columns: the solution is not unique
-    }
-  }
-  if (kind == Kind::zero_columns) {
-    for (index_t i = 0; i < n; ++i) {
-      X(i, 0) = 0;
-      if (m > 7) X(i, 7) = 0;
-      if (k >= 2) A(i, k / 2) = 0;
-    }
-  }
-  test::normal_equations(A, X, G, C);
+  const test::Problem<T> p = test::make_problem<T>(kind, k, m, seed);
+  test::normal_equations(p.A, p.X, G, C);
 }
 
 /// One warp's workspace for rank k and pmax passive indices, filled with garbage (NaN reals,

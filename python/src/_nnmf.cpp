@@ -142,6 +142,15 @@ nnmf::Context make_context(const std::string& device, int threads) {
                                                             : nnmf::Context::host(threads);
 }
 
+/// f(ctx, X) with X in its own storage (CSC or the dense view), the GIL released and the
+/// context made meanwhile: the one way every binding calls into the core.
+template <class T, class F>
+auto without_gil(const Data<T>& d, const std::string& device, int threads, F&& f) {
+  py::gil_scoped_release nogil;
+  const auto ctx = make_context(device, threads);
+  return d.sparse() ? f(ctx, *d.csc) : f(ctx, d.dense);
+}
+
 // ---- options from keyword dictionaries ---------------------------------------------------------
 
 /// Reads the keys of a dict of options, and rejects any key left unread (a typo in the
@@ -305,11 +314,8 @@ void bind_model(py::module_& m, const char* name) {
             FitHooks hooks{callback, std::nullopt};
             hooks.install(f);
             std::optional<Model> model;
-            {
-              py::gil_scoped_release nogil;
-              const auto ctx = make_context(device, threads);
-              model.emplace(d.sparse() ? Model::fit(ctx, *d.csc, f) : Model::fit(ctx, d.dense, f));
-            }
+            model.emplace(without_gil(d, device, threads,
+                                      [&](const auto& ctx, const auto& x) { return Model::fit(ctx, x, f); }));
             hooks.rethrow();
             return std::move(*model);
           },
@@ -333,12 +339,8 @@ void bind_model(py::module_& m, const char* name) {
           "transform",
           [](const Model& self, const py::object& X, const std::string& device, int threads) {
             const Data<T> d = to_data<T>(X, "X");
-            std::vector<nnmf::Matrix<T>> S;
-            {
-              py::gil_scoped_release nogil;
-              const auto ctx = make_context(device, threads);
-              S = d.sparse() ? self.transform(ctx, *d.csc) : self.transform(ctx, d.dense);
-            }
+            std::vector<nnmf::Matrix<T>> S = without_gil(
+                d, device, threads, [&](const auto& ctx, const auto& x) { return self.transform(ctx, x); });
             py::list out;
             for (auto& s : S) out.append(to_numpy<T>(std::move(s)));
             return out;
@@ -350,13 +352,10 @@ void bind_model(py::module_& m, const char* name) {
              const std::vector<std::vector<int>>& labels, const std::vector<std::uint8_t>& fit_mask,
              const std::vector<std::uint8_t>& score_mask) {
             const Data<T> d = to_data<T>(X, "X");
-            std::vector<nnmf::LayerReport> rep;
-            {
-              py::gil_scoped_release nogil;
-              const auto ctx = make_context(device, threads);
-              rep = d.sparse() ? self.evaluate(ctx, *d.csc, labels, fit_mask, score_mask)
-                               : self.evaluate(ctx, d.dense, labels, fit_mask, score_mask);
-            }
+            std::vector<nnmf::LayerReport> rep =
+                without_gil(d, device, threads, [&](const auto& ctx, const auto& x) {
+                  return self.evaluate(ctx, x, labels, fit_mask, score_mask);
+                });
             py::list out;
             for (const auto& r : rep) {
               py::dict l(py::arg("rank") = r.rank, py::arg("rel_error") = r.rel_error);
@@ -402,11 +401,8 @@ py::tuple nnls_impl(const py::array& A, const py::object& X, double tol, int max
   o.tol = tol;
   o.max_iter = max_iter;
   std::optional<nnmf::NnlsResult<T>> r;
-  {
-    py::gil_scoped_release nogil;
-    const auto ctx = make_context(device, threads);
-    r.emplace(d.sparse() ? nnmf::nnls<T>(ctx, a, *d.csc, o) : nnmf::nnls<T>(ctx, a, d.dense, o));
-  }
+  r.emplace(without_gil(d, device, threads,
+                        [&](const auto& ctx, const auto& x) { return nnmf::nnls<T>(ctx, a, x, o); }));
   auto support = support_to_numpy(r->support);
   auto status = status_to_numpy(r->status);
   return py::make_tuple(to_numpy<T>(std::move(r->S)), support, status, r->iterations);
@@ -425,12 +421,9 @@ py::tuple nnls_backward_impl(const py::array& A, const py::object& X, const py::
   o.compute_dA = compute_dA;
   o.compute_dX = compute_dX;
   std::optional<nnmf::NnlsGradients<T>> g;
-  {
-    py::gil_scoped_release nogil;
-    const auto ctx = make_context(device, threads);
-    g.emplace(d.sparse() ? nnmf::nnls_backward<T>(ctx, a, *d.csc, s, mask, ds, o)
-                         : nnmf::nnls_backward<T>(ctx, a, d.dense, s, mask, ds, o));
-  }
+  g.emplace(without_gil(d, device, threads, [&](const auto& ctx, const auto& x) {
+    return nnmf::nnls_backward<T>(ctx, a, x, s, mask, ds, o);
+  }));
   auto status = status_to_numpy(g->status);
   py::object dA = compute_dA ? py::object(to_numpy<T>(std::move(g->dA))) : py::none();
   py::object dX = compute_dX ? py::object(to_numpy<T>(std::move(g->dX))) : py::none();
@@ -444,11 +437,8 @@ py::tuple nmf_impl(const py::object& X, index_t k, py::dict opts, const std::str
   o.done("nmf");
   const Data<T> d = to_data<T>(X, "X");
   std::optional<nnmf::NmfResult<T>> r;
-  {
-    py::gil_scoped_release nogil;
-    const auto ctx = make_context(device, threads);
-    r.emplace(d.sparse() ? nnmf::nmf<T>(ctx, *d.csc, k, n) : nnmf::nmf<T>(ctx, d.dense, k, n));
-  }
+  r.emplace(without_gil(d, device, threads,
+                        [&](const auto& ctx, const auto& x) { return nnmf::nmf<T>(ctx, x, k, n); }));
   return py::make_tuple(to_numpy<T>(std::move(r->W)), to_numpy<T>(std::move(r->H)), r->objective,
                         r->iterations);
 }
@@ -483,13 +473,8 @@ py::tuple hierarchical_impl(const py::object& X, py::dict opts, const std::strin
   o.done("hierarchical_nmf");
   h.supervision = supervision(labels, known, num_classes, lambda, "l2", "closed");
   const Data<T> d = to_data<T>(X, "X");
-  std::optional<nnmf::MultilayerResult<T>> r;
-  {
-    py::gil_scoped_release nogil;
-    const auto ctx = make_context(device, threads);
-    r.emplace(d.sparse() ? nnmf::hierarchical_nmf<T>(ctx, *d.csc, h) : nnmf::hierarchical_nmf<T>(ctx, d.dense, h));
-  }
-  return multilayer_tuple<T>(std::move(*r));
+  return multilayer_tuple<T>(without_gil(
+      d, device, threads, [&](const auto& ctx, const auto& x) { return nnmf::hierarchical_nmf<T>(ctx, x, h); }));
 }
 
 template <class T>
@@ -507,13 +492,8 @@ py::tuple deep_impl(const py::object& X, py::dict opts, const std::string& devic
   o.done("deep_nmf");
   p.supervision = supervision(labels, known, num_classes, lambda, "l2", "closed");
   const Data<T> d = to_data<T>(X, "X");
-  std::optional<nnmf::MultilayerResult<T>> r;
-  {
-    py::gil_scoped_release nogil;
-    const auto ctx = make_context(device, threads);
-    r.emplace(d.sparse() ? nnmf::deep_nmf<T>(ctx, *d.csc, p) : nnmf::deep_nmf<T>(ctx, d.dense, p));
-  }
-  return multilayer_tuple<T>(std::move(*r));
+  return multilayer_tuple<T>(without_gil(
+      d, device, threads, [&](const auto& ctx, const auto& x) { return nnmf::deep_nmf<T>(ctx, x, p); }));
 }
 
 }  // namespace

@@ -140,9 +140,7 @@ __global__ void __launch_bounds__(kMaxWarpsPerBlock * kWarpLanes, kWarpBlocksPer
                      const int* Lfull_ok, ColumnParams<T> prm, WarpShape shape,
                      unsigned long long* totals) {
   extern __shared__ __align__(16) unsigned char smem[];  // G (k, k), then one WarpWork per warp
-  T* Gs = reinterpret_cast<T*>(smem);
-  for (index_t e = threadIdx.x; e < k * k; e += blockDim.x) Gs[e] = G[e];
-  __syncthreads();
+  const T* Gs = stage_gram(G, k, true, smem);
   const unsigned warps = blockDim.x / kWarpLanes, warp = threadIdx.x / kWarpLanes;
   const DeviceLanes lanes{threadIdx.x % kWarpLanes};
   unsigned char* chip = chip_base<T>(smem, shape, k, warp);
@@ -198,9 +196,7 @@ __global__ void __launch_bounds__(kMaxWarpsPerBlock * kWarpLanes, kWarpBlocksPer
                        index_t m, std::uint8_t* status, T pivot_eps, T ridge, WarpShape shape,
                        unsigned long long* totals) {
   extern __shared__ __align__(16) unsigned char smem[];  // G (k, k), then one WarpWork per warp
-  T* Gs = reinterpret_cast<T*>(smem);
-  for (index_t e = threadIdx.x; e < k * k; e += blockDim.x) Gs[e] = G[e];
-  __syncthreads();
+  const T* Gs = stage_gram(G, k, true, smem);
   const unsigned warps = blockDim.x / kWarpLanes, warp = threadIdx.x / kWarpLanes;
   const DeviceLanes lanes{threadIdx.x % kWarpLanes};
   unsigned char* chip = chip_base<T>(smem, shape, k, warp);
