@@ -68,22 +68,15 @@ inline std::string listing(const std::string& dir) {
   return out;
 }
 
-/// A temporary folder per test, removed afterwards.
-class CliTest : public ::testing::Test {
+/// A temporary folder per test (TempDirTest), and the synthetic hierarchy's folder.
+class CliTest : public TempDirTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/nnmf-cli-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    TempDirTest::SetUp();
     syn_ = data_dir() + "/synthetic-hierarchy/";
   }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-  std::string p(const std::string& name) const { return dir_ + "/" + name; }
-  std::string write(const std::string& name, const std::string& content) const {
-    std::ofstream(p(name)) << content;
-    return p(name);
-  }
-  std::string dir_, syn_;
+  std::string p(const std::string& name) const { return path(name); }
+  std::string syn_;
 };
 
 }  // namespace nnmf::test

@@ -19,6 +19,7 @@
 #include <regex>
 #include <sstream>
 
+#include "core/io/source.hpp"
 #include "nnmf/error.hpp"
 
 #ifndef RENAME_EXCHANGE
@@ -32,15 +33,7 @@ const char* const kMarker = ".nnmf-output";
 
 // ---- what is at a path ------------------------------------------------------------------------
 
-std::string kind_of(mode_t m) {
-  if (S_ISDIR(m)) return "a directory";
-  if (S_ISLNK(m)) return "a symbolic link";
-  if (S_ISCHR(m)) return "a character device";
-  if (S_ISBLK(m)) return "a block device";
-  if (S_ISFIFO(m)) return "a FIFO";
-  if (S_ISSOCK(m)) return "a socket";
-  return S_ISREG(m) ? "a regular file" : "not a regular file";
-}
+std::string kind_of(mode_t m) { return io::detail::file_kind(m); }
 
 /// lstat: false when nothing is there; throws for other failures.
 bool lstat_path(const std::string& path, struct stat& st, const std::string& option) {

@@ -185,6 +185,17 @@ bool LineReader::next(std::string_view& line) {
 
 void LineReader::fail(const std::string& msg) const { detail::fail(path_, lineno_, msg); }
 
+std::string file_kind(unsigned mode) {
+  const mode_t m = static_cast<mode_t>(mode);
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISLNK(m)) return "a symbolic link";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISSOCK(m)) return "a socket";
+  return S_ISREG(m) ? "a regular file" : "not a regular file";
+}
+
 bool blank(std::string_view l) {
   return std::all_of(l.begin(), l.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
 }

@@ -68,6 +68,9 @@ class LineReader {
 };
 
 bool blank(std::string_view l);
+
+/// What a stat mode is, for messages: "a directory", "a symbolic link", "a FIFO", ...
+std::string file_kind(unsigned mode);
 std::string_view trim(std::string_view l);
 
 }  // namespace nnmf::io::detail

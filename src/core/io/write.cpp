@@ -35,23 +35,18 @@ bool ends_with(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
 
-/// Writes @p content to a temporary in the destination's directory (gzip-compressed when
-/// @p gz), syncs it, then renames it over @p path. On failure the temporary is removed.
 /// Refuses a destination that exists and is not a regular file: renaming over a device node,
 /// a FIFO, a socket or a symlink would replace it (as root, /dev/full) instead of writing to it.
 void check_destination(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return;  // does not exist yet: fine
   if (S_ISREG(st.st_mode)) return;
-  const char* kind = S_ISLNK(st.st_mode) ? "a symbolic link"
-                     : S_ISDIR(st.st_mode) ? "a directory"
-                     : S_ISFIFO(st.st_mode) ? "a FIFO"
-                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
-                     : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
-  fail(path, 0, std::string("refusing to write: the output path exists and is ") + kind +
+  fail(path, 0, "refusing to write: the output path exists and is " + detail::file_kind(st.st_mode) +
                     " (only regular files are replaced)");
 }
 
+/// Writes @p content to a temporary in the destination's directory (gzip-compressed when
+/// @p gz), syncs it, then renames it over @p path. On failure the temporary is removed.
 void write_atomic(const std::string& path, const std::string& content, bool gz) {
   if (path.empty()) throw IoError("output path is empty");
   check_destination(path);
