@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/cli.hpp"
+#include "cli/columns.hpp"
 #include "cli/numbers.hpp"
 #include "cli/output.hpp"
 #include "nnmf/error.hpp"
@@ -21,14 +22,14 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 struct FitArgs {
   std::string X, out, ranks, labels, known, eval_labels, method = "neural", loss = "reconstruction";
   std::string scaling = "sum", supervision = "l2", classifier = "closed", optimizer = "line-search";
-  std::string init = "nmf", init_dir, mask;
+  std::string init = "nmf", init_dir, mask, columns, class_names;
   std::uint64_t seed = 0;
   std::optional<int> epochs;
   std::optional<double> energy_weight, recon_weight;
   double lambda = 1, lr = 0, lr_decay = 1, rel_tol = FitOptions{}.rel_tol;
   int decay_every = 1, patience = FitOptions{}.patience, init_iterations = 300, init_restarts = 4, classes = 0;
   std::vector<std::string> set;
-  bool no_warm_start = false;
+  bool no_warm_start = false, npy = false;
 };
 
 template <class T>
@@ -88,12 +89,15 @@ FitOptions neural_options(const FitArgs& a) {
 
 // ---- inputs ------------------------------------------------------------------------------------
 
-std::optional<Supervision> read_supervision(const FitArgs& a, index_t m) {
+/// Labels and known mask of the file's @p m columns, kept at @p cols (--columns). The class
+/// count is the file's, so that a selection missing a class keeps every row of B.
+std::optional<Supervision> read_supervision(const FitArgs& a, index_t m, const std::vector<index_t>& cols) {
   if (a.labels.empty()) return std::nullopt;
   Supervision s;
-  s.labels = io::read_labels(a.labels, m, a.classes);
-  s.num_classes = a.classes;
-  if (!a.known.empty()) s.known = io::read_mask(a.known, m);
+  const std::vector<int> all = io::read_labels(a.labels, m, a.classes);
+  s.num_classes = a.classes > 0 ? a.classes : 1 + *std::max_element(all.begin(), all.end());
+  s.labels = select_entries(all, cols);
+  if (!a.known.empty()) s.known = select_entries(io::read_mask(a.known, m), cols);
   s.lambda = a.lambda;
   s.loss = a.supervision == "l2" ? SupervisionLoss::l2 : SupervisionLoss::cross_entropy;
   s.classifier = a.classifier == "closed" ? ClassifierMode::closed_form : ClassifierMode::trained;
@@ -101,33 +105,22 @@ std::optional<Supervision> read_supervision(const FitArgs& a, index_t m) {
   return s;
 }
 
+/// --mask W for the file's @p m columns of X, kept at @p cols (--columns).
 template <class T>
-void read_mask(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X) {
+void read_mask(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X, index_t m,
+               const std::vector<index_t>& cols) {
   if (a.mask.empty()) return;
   if (X.sparse) throw InvalidArgument("--mask needs dense X: " + a.X + " is sparse");
-  const Matrix<double> W = io::read_dense<double>(a.mask);
-  if (W.rows() != X.rows() || W.cols() != X.cols())
+  io::AnyMatrix<double> W;
+  W.dense = io::read_dense<double>(a.mask);
+  if (W.rows() != X.rows() || W.cols() != m)
     throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(W.rows(), W.cols()) + " but X is " +
-                            shape_string(X.rows(), X.cols()));
-  for (double v : W.storage()) {
+                            shape_string(X.rows(), m));
+  select_columns(W, cols);
+  for (double v : W.dense.storage()) {
     if (v != 0 && v != 1) throw InvalidArgument("--mask " + a.mask + ": entries must be 0 or 1");
     o.data_mask.push_back(v != 0);
   }
-}
-
-/// Label sets for --eval-labels: one file for every layer or one per layer.
-std::vector<std::vector<int>> read_label_sets(const std::string& spec, const std::string& option, index_t m,
-                                              std::size_t layers) {
-  std::vector<std::vector<int>> out;
-  if (spec.empty()) return out;
-  std::vector<std::string> files;
-  std::stringstream ss(spec);
-  for (std::string f; std::getline(ss, f, ',');) files.push_back(f);
-  if (files.size() != 1 && files.size() != layers)
-    throw InvalidArgument(option + ": " + std::to_string(files.size()) + " files for " + std::to_string(layers) +
-                          " layers (give 1, or one per layer)");
-  for (const auto& f : files) out.push_back(io::read_labels(f, m));
-  return out;
 }
 
 /// Ranks the data cannot support are refused; merely unusual ones draw a warning. A layer's
@@ -155,6 +148,20 @@ void check_ranks_against_data(const std::vector<index_t>& k, index_t N, index_t 
 
 // ---- outputs -----------------------------------------------------------------------------------
 
+/// NPMI of each topic's top kCoherenceTerms features on X (nnmf/topics.hpp): "npmi" (the
+/// layer's mean) and "npmi_topics".
+constexpr index_t kCoherenceTerms = 10;
+
+template <class T>
+void add_coherence(json& j, const io::AnyMatrix<T>& X, const NeuralNmf<T>& model, index_t l) {
+  const auto top = model.top_features(l, kCoherenceTerms);
+  const auto npmi = X.sparse ? npmi_coherence<T>(X.csc, top) : npmi_coherence<T>(X.dense.view(), top);
+  double mean = 0;
+  for (double v : npmi) mean += v / static_cast<double>(npmi.size());
+  j["npmi"] = mean;
+  j["npmi_topics"] = npmi;
+}
+
 template <class T>
 json layer_reports(const Context& ctx, const io::AnyMatrix<T>& X, const FitOutcome<T>& out,
                    const std::vector<std::vector<int>>& labels, const std::vector<std::uint8_t>& known) {
@@ -166,6 +173,7 @@ json layer_reports(const Context& ctx, const io::AnyMatrix<T>& X, const FitOutco
   json layers = json::array();
   for (std::size_t l = 0; l < out.A.size(); ++l) {
     json j{{"layer", l}, {"rank", out.A[l].cols()}, {"rel_error", err[l]}};
+    add_coherence(j, X, *out.model, static_cast<index_t>(l));
     if (!labels.empty()) {
       const auto& y = labels.size() == 1 ? labels[0] : labels[l];
       j["accuracy"] = label_accuracy<T>(out.S[l].view(), y, known);
@@ -202,6 +210,7 @@ json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const io:
   if (!a.labels.empty()) report["labels"] = a.labels;
   if (!a.known.empty()) report["known"] = a.known;
   if (!a.eval_labels.empty()) report["eval_labels"] = a.eval_labels;
+  if (!a.columns.empty()) report["columns"] = a.columns;
   report["layers"] = layers;
   if (out.model) report["stop_reason"] = to_string(out.model->stop_reason());
   double epoch_s = 0;
@@ -213,15 +222,42 @@ json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const io:
   return report;
 }
 
+/// A matrix as NAME.mtx and, with --npy, NAME.npy too.
 template <class T>
-void write_factors(OutputDir& dir, const FitOutcome<T>& out, const std::string& method) {
+void write_matrix(OutputDir& dir, const std::string& name, const Matrix<T>& M, const std::string& comment, bool npy) {
+  io::write_mtx<T>(dir.stage(name + ".mtx"), M.view(), comment);
+  if (npy) io::write_npy<T>(dir.stage(name + ".npy"), M.view());
+}
+
+template <class T>
+void write_factors(OutputDir& dir, const FitOutcome<T>& out, const FitArgs& a) {
   for (std::size_t l = 0; l < out.A.size(); ++l) {
     const std::string k = std::to_string(l);
-    io::write_mtx<T>(dir.stage("A" + k + ".mtx"), out.A[l].view(), "factor A" + k + " (nnmf fit --method " + method + ")");
-    io::write_mtx<T>(dir.stage("S" + k + ".mtx"), out.S[l].view(), "coefficients S" + k);
+    write_matrix(dir, "A" + k, out.A[l], "factor A" + k + " (nnmf fit --method " + a.method + ")", a.npy);
+    write_matrix(dir, "S" + k, out.S[l], "coefficients S" + k + (a.columns.empty() ? "" : " of the --columns " + a.columns), a.npy);
   }
-  if (!out.B.empty()) io::write_mtx<T>(dir.stage("B.mtx"), out.B.view(), "classifier B (classes x last rank)");
-  if (out.model) out.model->save(dir.stage("model.nnmf"));
+  if (!out.B.empty()) write_matrix(dir, "B", out.B, "classifier B (classes x last rank)", a.npy);
+  out.model->save(dir.stage("model.nnmf"));
+}
+
+/// --class-names, checked against the classes of --labels before the fit.
+std::vector<std::string> read_class_names(const FitArgs& a, const std::optional<Supervision>& sup) {
+  if (a.class_names.empty()) return {};
+  if (!sup) throw UsageError("--class-names needs --labels");
+  std::vector<std::string> names = io::read_lines(a.class_names);
+  if (static_cast<int>(names.size()) != sup->num_classes)
+    throw DimensionMismatch("--class-names " + a.class_names + " has " + std::to_string(names.size()) +
+                            " names but --labels " + a.labels + " has " + std::to_string(sup->num_classes) + " classes");
+  return names;
+}
+
+/// Every method's result as a model (topics, transform, eval and predict read it): the
+/// baselines' factors and classifier, with the method's name and the class names.
+template <class T>
+void complete_model(FitOutcome<T>& out, const std::string& method, std::vector<std::string> class_names) {
+  if (!out.model) out.model = NeuralNmf<T>::from_factors(out.A, out.B);
+  out.model->set_method(method);
+  if (!out.model->classifier().empty()) out.model->set_class_names(std::move(class_names));
 }
 
 std::string summary(const json& layers, double fit_s, const std::string& out) {
@@ -230,6 +266,8 @@ std::string summary(const json& layers, double fit_s, const std::string& out) {
   for (const auto& l : layers) {
     sum << "k=" << l["rank"].get<long>() << " err " << l["rel_error"].get<double>();
     if (l.contains("accuracy")) sum << " acc " << l["accuracy"].get<double>();
+    // Semi-supervised: what the labels it was not given say (the number that matters).
+    if (l.contains("accuracy_unlabeled")) sum << " (hidden " << l["accuracy_unlabeled"].get<double>() << ")";
     sum << "; ";
   }
   sum << fit_s << " s -> " << out;
@@ -260,24 +298,29 @@ int run_fit(const Common& c, const FitArgs& a) {
   Progress progress(c.quiet, "fit " + a.method);
   progress.phase("reading " + a.X, 0, 0);
   const auto t_load = Clock::now();
-  const io::AnyMatrix<T> X = io::read_mtx<T>(a.X);
+  io::AnyMatrix<T> X = io::read_mtx<T>(a.X);
+  const index_t m = X.cols();
+  const std::vector<index_t> cols = read_columns(a.columns, m);
+  select_columns(X, cols);
   req.X = &X;
   t.load_s = since(t_load);
   check_ranks_against_data(req.ranks, X.rows(), X.cols());
-  req.supervision = read_supervision(a, X.cols());
+  req.supervision = read_supervision(a, m, cols);
+  std::vector<std::string> class_names = read_class_names(a, req.supervision);
   if (a.init == "dir")
     for (std::size_t l = 0; l < req.ranks.size(); ++l)
       req.neural.initial_factors.push_back(io::read_dense<double>(a.init_dir + "/A" + std::to_string(l) + ".mtx"));
-  read_mask(req.neural, a, X);
-  const auto eval_sets = read_label_sets(a.eval_labels, "--eval-labels", X.cols(), req.ranks.size());
+  read_mask(req.neural, a, X, m, cols);
+  const auto eval_sets = read_label_sets(a.eval_labels, "--eval-labels", m, req.ranks.size(), cols);
   OutputDir dir(a.out, "-o", "fit");  // before the work: a bad output path fails now
 
   req.progress = [&progress](int step, int total, double loss) { progress.update(step, total, loss); };
   req.phase = [&progress](const std::string& name, int i, int n) { progress.phase(name, i, n); };
   const auto t_fit = Clock::now();
   arm_soft_interrupt(a.method == "neural");
-  const FitOutcome<T> out = call(method, req);
+  FitOutcome<T> out = call(method, req);
   arm_soft_interrupt(false);
+  complete_model(out, a.method, std::move(class_names));
   t.fit_s = since(t_fit);
   const auto t_eval = Clock::now();
   std::vector<std::vector<int>> labels = eval_sets;
@@ -285,7 +328,7 @@ int run_fit(const Common& c, const FitArgs& a) {
   const std::vector<std::uint8_t> known = req.supervision ? req.supervision->known : std::vector<std::uint8_t>{};
   const json layers = layer_reports(ctx, X, out, labels, known);
   t.eval_s = since(t_eval);
-  write_factors(dir, out, a.method);
+  write_factors(dir, out, a);
   io::write_file_atomic(dir.stage("report.json"), fit_report(c, a, ctx, X, req.ranks, out, layers, t).dump(2) + "\n");
   dir.commit();
   progress.done(summary(layers, t.fit_s, a.out));
@@ -322,6 +365,9 @@ void add_fit_model_options(CLI::App* cmd, FitArgs& a) {
   add_int(cmd, "--init-restarts", a.init_restarts, "random NMF starts per layer for --init nmf", 0);
   cmd->add_option("--mask", a.mask, "0/1 missing-data mask W (dense N x m Matrix Market)");
   cmd->add_flag("--no-warm-start", a.no_warm_start, "solve each epoch's NNLS from scratch");
+  add_columns_option(cmd, a.columns);
+  cmd->add_option("--class-names", a.class_names, "one name per class of --labels, kept in the model");
+  cmd->add_flag("--npy", a.npy, "also write A*.npy, S*.npy, B.npy (NumPy)");
 }
 
 }  // namespace
