@@ -55,62 +55,75 @@ void check(const std::vector<double>& x, const std::vector<ChartSeries>& series)
   }
 }
 
+/// Data to picture coordinates.
+struct Frame {
+  double xlo, xhi, ylo, yhi, pw, ph;
+  bool one_x;
+  double px(double v) const { return kLeft + (one_x ? 0.5 : (v - xlo) / (xhi - xlo)) * pw; }
+  double py(double v) const { return kTop + (1 - (v - ylo) / (yhi - ylo)) * ph; }
+};
+
+void draw_axes(std::ostream& os, const Frame& f, const Axis& ax, const std::vector<double>& x, const ChartStyle& st) {
+  os << "<text x=\"10\" y=\"24\" font-size=\"15\" font-weight=\"bold\">"
+     << xml_escape(ellipsize(st.title, static_cast<std::size_t>((kW - 20) / 9.9))) << "</text>\n<rect x=\"" << kLeft
+     << "\" y=\"" << kTop << "\" width=\"" << f.pw << "\" height=\"" << f.ph << "\" fill=\"none\" stroke=\"#888\"/>\n";
+  for (double v = ax.lo; v <= ax.hi + 0.5 * ax.step; v += ax.step)  // y ticks
+    os << "<line x1=\"" << kLeft - 4 << "\" x2=\"" << kLeft << "\" y1=\"" << f.py(v) << "\" y2=\"" << f.py(v)
+       << "\" stroke=\"#888\"/><text x=\"" << kLeft - 6 << "\" y=\"" << f.py(v) + 4 << "\" text-anchor=\"end\">"
+       << num(v) << "</text>\n";
+  for (double v : x)
+    os << "<text x=\"" << f.px(v) << "\" y=\"" << kTop + f.ph + 16 << "\" text-anchor=\"middle\">" << num(v) << "</text>\n";
+  os << "<text x=\"" << kLeft + f.pw / 2 << "\" y=\"" << kH - 18 << "\" text-anchor=\"middle\">"
+     << xml_escape(st.x_label) << "</text>\n<text transform=\"translate(18," << kTop + f.ph / 2
+     << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(st.y_label) << "</text>\n";
+}
+
+/// The marks' lines, numbered, with their labels in the legend column below the series'.
+void draw_marks(std::ostream& os, const Frame& f, const std::vector<ChartMark>& marks, std::size_t legend_rows) {
+  for (std::size_t q = 0; q < marks.size(); ++q) {
+    const ChartMark& mk = marks[q];
+    const double ly = kTop + 10 + 20 * static_cast<double>(legend_rows + q);
+    os << "<line x1=\"" << f.px(mk.x) << "\" x2=\"" << f.px(mk.x) << "\" y1=\"" << kTop << "\" y2=\"" << kTop + f.ph
+       << "\" stroke=\"#555\" stroke-dasharray=\"4 3\"/><text x=\"" << f.px(mk.x) << "\" y=\"" << kTop - 4
+       << "\" text-anchor=\"middle\" font-size=\"10\" fill=\"#333\">" << q + 1 << "</text>\n<text x=\""
+       << kW - kRight + 16 << "\" y=\"" << ly + 4 << "\" fill=\"#333\">" << q + 1 << ": "
+       << xml_escape(ellipsize(mk.label, 19)) << "</text>\n";
+  }
+}
+
+/// One series: its band, line, points and legend entry (row @p row).
+void draw_series(std::ostream& os, const Frame& f, const std::vector<double>& x, const ChartSeries& c, std::size_t row) {
+  if (!c.low.empty()) {  // band: along high, back along low
+    os << "<path d=\"";
+    for (std::size_t i = 0; i < x.size(); ++i) os << (i ? " L" : "M") << f.px(x[i]) << " " << f.py(c.high[i]);
+    for (std::size_t i = x.size(); i-- > 0;) os << " L" << f.px(x[i]) << " " << f.py(c.low[i]);
+    os << " Z\" fill=\"" << c.colour << "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n";
+  }
+  os << "<polyline fill=\"none\" stroke=\"" << c.colour << "\" stroke-width=\"2\" points=\"";
+  for (std::size_t i = 0; i < x.size(); ++i) os << (i ? " " : "") << f.px(x[i]) << "," << f.py(c.y[i]);
+  os << "\"/>\n";
+  for (std::size_t i = 0; i < x.size(); ++i)
+    os << "<circle cx=\"" << f.px(x[i]) << "\" cy=\"" << f.py(c.y[i]) << "\" r=\"3\" fill=\"" << c.colour << "\"/>";
+  const double ly = kTop + 10 + 20 * static_cast<double>(row);
+  os << "\n<line x1=\"" << kW - kRight + 16 << "\" x2=\"" << kW - kRight + 40 << "\" y1=\"" << ly << "\" y2=\"" << ly
+     << "\" stroke=\"" << c.colour << "\" stroke-width=\"2\"/><text x=\"" << kW - kRight + 46 << "\" y=\"" << ly + 4
+     << "\">" << xml_escape(ellipsize(c.name, 16)) << "</text>\n";
+}
+
 }  // namespace
 
 std::string line_chart_svg(const std::vector<double>& x, const std::vector<ChartSeries>& series,
                            const ChartStyle& style) {
   check(x, series);
   const Axis ax = y_axis(series);
-  const double ylo = ax.lo, yhi = ax.hi;
-  const double xlo = x.front(), xhi = x.size() > 1 ? x.back() : x.front() + 1;
-  const double pw = kW - kLeft - kRight, ph = kH - kTop - kBottom;
-  auto px = [&](double v) { return kLeft + (x.size() > 1 ? (v - xlo) / (xhi - xlo) : 0.5) * pw; };
-  auto py = [&](double v) { return kTop + (1 - (v - ylo) / (yhi - ylo)) * ph; };
+  const Frame f{x.front(), x.back(), ax.lo, ax.hi, kW - kLeft - kRight, kH - kTop - kBottom, x.size() == 1};
   std::ostringstream os;
   os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kW << "\" height=\"" << kH << "\" viewBox=\"0 0 "
      << kW << " " << kH << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
-     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-     << "<text x=\"10\" y=\"24\" font-size=\"15\" font-weight=\"bold\">"
-     << xml_escape(ellipsize(style.title, static_cast<std::size_t>((kW - 20) / 9.9)))
-     << "</text>\n<rect x=\"" << kLeft << "\" y=\"" << kTop << "\" width=\"" << pw << "\" height=\"" << ph
-     << "\" fill=\"none\" stroke=\"#888\"/>\n";
-  for (double v = ylo; v <= yhi + 0.5 * ax.step; v += ax.step) {  // y ticks
-    os << "<line x1=\"" << kLeft - 4 << "\" x2=\"" << kLeft << "\" y1=\"" << py(v) << "\" y2=\"" << py(v)
-       << "\" stroke=\"#888\"/><text x=\"" << kLeft - 6 << "\" y=\"" << py(v) + 4 << "\" text-anchor=\"end\">"
-       << num(v) << "</text>\n";
-  }
-  for (double v : x)
-    os << "<text x=\"" << px(v) << "\" y=\"" << kTop + ph + 16 << "\" text-anchor=\"middle\">" << num(v) << "</text>\n";
-  os << "<text x=\"" << kLeft + pw / 2 << "\" y=\"" << kH - 18 << "\" text-anchor=\"middle\">"
-     << xml_escape(style.x_label) << "</text>\n<text transform=\"translate(18," << kTop + ph / 2
-     << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(style.y_label) << "</text>\n";
-  for (std::size_t q = 0; q < style.marks.size(); ++q) {  // the lines, their labels beside the legend
-    const ChartMark& mk = style.marks[q];
-    const double ly = kTop + 10 + 20 * static_cast<double>(series.size() + q);
-    os << "<line x1=\"" << px(mk.x) << "\" x2=\"" << px(mk.x) << "\" y1=\"" << kTop << "\" y2=\"" << kTop + ph
-       << "\" stroke=\"#555\" stroke-dasharray=\"4 3\"/><text x=\"" << px(mk.x) << "\" y=\"" << kTop - 4
-       << "\" text-anchor=\"middle\" font-size=\"10\" fill=\"#333\">" << q + 1 << "</text>\n<text x=\""
-       << kW - kRight + 16 << "\" y=\"" << ly + 4 << "\" fill=\"#333\">" << q + 1 << ": "
-       << xml_escape(ellipsize(mk.label, 19)) << "</text>\n";
-  }
-  for (std::size_t s = 0; s < series.size(); ++s) {
-    const ChartSeries& c = series[s];
-    if (!c.low.empty()) {  // band: along high, back along low
-      os << "<path d=\"";
-      for (std::size_t i = 0; i < x.size(); ++i) os << (i ? " L" : "M") << px(x[i]) << " " << py(c.high[i]);
-      for (std::size_t i = x.size(); i-- > 0;) os << " L" << px(x[i]) << " " << py(c.low[i]);
-      os << " Z\" fill=\"" << c.colour << "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n";
-    }
-    os << "<polyline fill=\"none\" stroke=\"" << c.colour << "\" stroke-width=\"2\" points=\"";
-    for (std::size_t i = 0; i < x.size(); ++i) os << (i ? " " : "") << px(x[i]) << "," << py(c.y[i]);
-    os << "\"/>\n";
-    for (std::size_t i = 0; i < x.size(); ++i)
-      os << "<circle cx=\"" << px(x[i]) << "\" cy=\"" << py(c.y[i]) << "\" r=\"3\" fill=\"" << c.colour << "\"/>";
-    const double ly = kTop + 10 + 20 * static_cast<double>(s);
-    os << "\n<line x1=\"" << kW - kRight + 16 << "\" x2=\"" << kW - kRight + 40 << "\" y1=\"" << ly << "\" y2=\"" << ly
-       << "\" stroke=\"" << c.colour << "\" stroke-width=\"2\"/><text x=\"" << kW - kRight + 46 << "\" y=\"" << ly + 4
-       << "\">" << xml_escape(ellipsize(c.name, 16)) << "</text>\n";
-  }
+     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  draw_axes(os, f, ax, x, style);
+  draw_marks(os, f, style.marks, series.size());
+  for (std::size_t s = 0; s < series.size(); ++s) draw_series(os, f, x, series[s], s);
   os << "</svg>\n";
   return os.str();
 }
