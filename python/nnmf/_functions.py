@@ -109,7 +109,7 @@ def select_rank(X, ranks, *, holdout=0.25, replicates=3, solver="hals", max_iter
     ranks = sorted({int(k) for k in np.atleast_1d(ranks)})
     from ._estimators import _seed  # scikit-learn's random_state convention
     opts = dict(ranks=ranks, holdout=float(holdout), replicates=int(replicates), seed=_seed(random_state),
-                algorithm=solver, max_iter=int(max_iter), rel_tol=0.0)
+                algorithm=solver, max_iter=int(max_iter))
     dt = np.float32 if X.dtype == np.float32 else np.float64
     fn = _nnmf.select_rank32 if dt == np.float32 else _nnmf.select_rank64
     return fn(to_core(X.astype(dt, copy=False)), opts, device=device, n_threads=int(n_threads))

@@ -461,7 +461,7 @@ py::dict select_rank_impl(const py::object& X, py::dict opts, const std::string&
   r.holdout = o.get("holdout", r.holdout);
   r.replicates = o.get("replicates", r.replicates);
   r.seed = o.get<std::uint64_t>("seed", 0);
-  r.nmf = nmf_options(o);
+  r.nmf = nmf_options(o);  // its "seed" is the same key: one seed, as `nnmf select-rank --seed`
   o.done("select_rank");
   const Data<T> d = to_data<T>(X, "X");
   const nnmf::RankSelection s = without_gil(d, device, threads, [&](const auto& ctx, const auto& x) {

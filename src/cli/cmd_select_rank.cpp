@@ -77,6 +77,7 @@ int run_select(const Common& c, const SelectArgs& a) {
   o.holdout = a.holdout;
   o.replicates = a.replicates;
   o.seed = a.seed;
+  o.nmf.seed = a.seed;  // one seed for the splits and the NMF starts (as the Python select_rank)
   o.nmf.algorithm = a.anls ? NmfAlgorithm::anls : NmfAlgorithm::hals;
   o.nmf.max_iter = a.iterations;
   Progress progress(c.quiet, "select-rank");
