@@ -132,7 +132,7 @@ TEST_F(Cli, ErrorsAreOneLineWithNonZeroExitAndLeaveNoOutputs) {
 }
 
 TEST_F(Cli, HelpForEveryCommand) {
-  for (const char* cmd : {"", "nnls", "fit", "transform", "eval", "topics", "demo", "methods"}) {
+  for (const char* cmd : {"", "nnls", "fit", "transform", "eval", "predict", "topics", "select-rank", "demo", "methods"}) {
     const CliRun r = run(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << cmd << r.output;
