@@ -157,9 +157,13 @@ DMatrix<T> nndsvd_w(const Context& ctx, const PreparedData<T>& X, index_t k, std
       W(i, j) = j == 0 ? f * std::abs(x) : f * (pos ? std::max(x, 0.0) : std::max(-x, 0.0));
     }
   }
+  // NNDSVDa fills the zeros with mean(X); raising every entry below mean(X) to it instead
+  // makes the start a continuous function of the products above, so that their rounding
+  // (the order of the sums, which depends on the split of the columns over processes) moves
+  // it by rounding only: an entry of u that rounding puts at +-1e-17 no longer switches
+  // between ~0 and mean(X).
   const double avg = X.mean();
-  for (index_t q = 0; q < W.size(); ++q)
-    if (W.data()[q] == 0) W.data()[q] = avg;
+  for (index_t q = 0; q < W.size(); ++q) W.data()[q] = std::max(W.data()[q], avg);
   return upload_double<T>(ctx, W);
 }
 
