@@ -6,8 +6,10 @@
 #include <sstream>
 
 #include "cli/cli.hpp"
+#include "cli/mpi_run.hpp"
 #include "cli/numbers.hpp"
 #include "cli/output.hpp"
+#include "core/comm.hpp"
 #include "nnmf/error.hpp"
 
 namespace nnmf::cli {
@@ -31,11 +33,21 @@ struct FitArgs {
   bool no_warm_start = false;
 };
 
+/// The whole data (all processes' blocks) of the run.
 template <class T>
-json data_info(const std::string& path, const io::AnyMatrix<T>& d) {
-  json j{{"path", path}, {"rows", d.rows()}, {"cols", d.cols()}, {"sparse", d.sparse}};
-  if (d.sparse) j["nnz"] = d.csc.nnz();
+json data_info(const Context& ctx, const std::string& path, const io::AnyMatrix<T>& d) {
+  const std::int64_t cols = detail::allreduce_sum(ctx, std::int64_t(d.cols()));
+  const std::int64_t nnz = detail::allreduce_sum(ctx, std::int64_t(d.sparse ? d.csc.nnz() : 0));
+  json j{{"path", path}, {"rows", d.rows()}, {"cols", cols}, {"sparse", d.sparse}};
+  if (d.sparse) j["nnz"] = nnz;
   return j;
+}
+
+/// This process's block [first, first + count) of a per-column vector (all of it for one process).
+template <class V>
+V block_of(V v, std::pair<index_t, index_t> blk) {
+  if (v.empty() || (blk.first == 0 && blk.second == static_cast<index_t>(v.size()))) return v;
+  return V(v.begin() + blk.first, v.begin() + blk.first + blk.second);
 }
 
 // ---- the request, from the options alone (usage errors before any file is read) --------------
@@ -102,10 +114,17 @@ std::optional<Supervision> read_supervision(const FitArgs& a, index_t m) {
 }
 
 template <class T>
-void read_mask(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X) {
+void read_mask(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X, std::pair<index_t, index_t> blk,
+               bool multi) {
   if (a.mask.empty()) return;
   if (X.sparse) throw InvalidArgument("--mask needs dense X: " + a.X + " is sparse");
-  const Matrix<double> W = io::read_dense<double>(a.mask);
+  Matrix<double> W;
+  if (multi) {  // this process's columns of the mask
+    io::AnyMatrix<double> w = io::read_mtx_columns<double>(a.mask, blk.first, blk.second);
+    W = w.sparse ? w.csc.to_dense() : std::move(w.dense);
+  } else {
+    W = io::read_dense<double>(a.mask);
+  }
   if (W.rows() != X.rows() || W.cols() != X.cols())
     throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(W.rows(), W.cols()) + " but X is " +
                             shape_string(X.rows(), X.cols()));
@@ -162,14 +181,15 @@ json layer_reports(const Context& ctx, const io::AnyMatrix<T>& X, const FitOutco
                             : relative_errors<T>(ctx, X.dense.view(), out.A, out.S);
   std::vector<std::uint8_t> unknown;
   for (auto v : known) unknown.push_back(v ? 0 : 1);
-  const bool any_unknown = std::any_of(unknown.begin(), unknown.end(), [](auto v) { return v != 0; });
+  const bool any_unknown = detail::allreduce_max(
+      ctx, std::int64_t(std::any_of(unknown.begin(), unknown.end(), [](auto v) { return v != 0; }))) != 0;
   json layers = json::array();
   for (std::size_t l = 0; l < out.A.size(); ++l) {
     json j{{"layer", l}, {"rank", out.A[l].cols()}, {"rel_error", err[l]}};
     if (!labels.empty()) {
       const auto& y = labels.size() == 1 ? labels[0] : labels[l];
-      j["accuracy"] = label_accuracy<T>(out.S[l].view(), y, known);
-      if (any_unknown) j["accuracy_unlabeled"] = label_accuracy<T>(out.S[l].view(), y, known, unknown);
+      j["accuracy"] = label_accuracy<T>(ctx, out.S[l].view(), y, known);
+      if (any_unknown) j["accuracy_unlabeled"] = label_accuracy<T>(ctx, out.S[l].view(), y, known, unknown);
     }
     layers.push_back(j);
   }
@@ -193,12 +213,28 @@ struct Timings {
   double load_s = 0, fit_s = 0, eval_s = 0;
 };
 
+/// Every process's times (load, fit, eval, communication inside them) and bytes reduced,
+/// gathered on all (a collective call).
+json process_timings(const Context& ctx, const Timings& t) {
+  const CommunicationStats cs = ctx.communication();
+  const std::vector<double> all =
+      detail::allgather(ctx, {t.load_s, t.fit_s, t.eval_s, cs.seconds, double(cs.bytes), double(cs.calls)});
+  json per = json::array();
+  for (int r = 0; r < ctx.processes(); ++r) {
+    const double* v = all.data() + 6 * r;
+    per.push_back({{"process", r}, {"load_s", v[0]}, {"fit_s", v[1]}, {"eval_s", v[2]},
+                   {"communication_s", v[3]}, {"communication_bytes", v[4]}, {"communication_calls", v[5]}});
+  }
+  return per;
+}
+
 template <class T>
-json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const io::AnyMatrix<T>& X,
-                const std::vector<index_t>& ranks, const FitOutcome<T>& out, const json& layers, const Timings& t) {
+json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const json& data,
+                const std::vector<index_t>& ranks, const FitOutcome<T>& out, const json& layers, const Timings& t,
+                const json& per_process) {
   json report{{"nnmf_version", NNMF_VERSION_STRING}, {"command", "fit"}, {"method", a.method}, {"seed", a.seed},
-              {"device", ctx.describe()}, {"precision", c.precision}, {"data", data_info(a.X, X)}, {"ranks", ranks},
-              {"settings", out.settings}};
+              {"device", ctx.describe()}, {"precision", c.precision}, {"processes", ctx.processes()},
+              {"data", data}, {"ranks", ranks}, {"settings", out.settings}};
   if (!a.labels.empty()) report["labels"] = a.labels;
   if (!a.known.empty()) report["known"] = a.known;
   if (!a.eval_labels.empty()) report["eval_labels"] = a.eval_labels;
@@ -208,8 +244,13 @@ json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const io:
   report["history"] = history_json(out.history, epoch_s);
   const double n = static_cast<double>(out.history.size());
   // Wall times live here only: the model file of a run is the same bytes on every rerun.
+  // Process 0's times; with several processes each one's, communication apart (the time inside
+  // the reductions, waiting for the others included).
+  double comm_s = 0;
+  for (const auto& p : per_process) comm_s = std::max(comm_s, p["communication_s"].get<double>());
   report["timings"] = {{"load_s", t.load_s}, {"fit_s", t.fit_s}, {"eval_s", t.eval_s}, {"total_s", since(t.start)},
-                       {"epochs", out.history.size()}, {"mean_epoch_ms", n > 0 ? 1e3 * epoch_s / n : 0.0}};
+                       {"epochs", out.history.size()}, {"mean_epoch_ms", n > 0 ? 1e3 * epoch_s / n : 0.0},
+                       {"communication_s", comm_s}, {"processes", per_process}};
   return report;
 }
 
@@ -244,11 +285,50 @@ FitOutcome<T> call(const Method& m, const FitRequest<T>& req) {
     return m.fit_double(req);
 }
 
+/// The inputs of a fit, read as the processes' blocks of columns (all of them for one process).
+template <class T>
+struct FitInputs {
+  io::AnyMatrix<T> X;
+  index_t total_cols = 0;
+  std::pair<index_t, index_t> block;
+  std::vector<std::vector<int>> eval_sets;
+};
+
+template <class T>
+void read_fit_inputs(const FitArgs& a, bool multi, FitRequest<T>& req, FitInputs<T>& in) {
+  if (multi) {  // one streaming pass over the file per process, keeping its columns
+    const io::MtxInfo info = io::read_mtx_info(a.X);
+    in.total_cols = info.cols;
+    in.block = mpi::block(info.cols);
+    in.X = io::read_mtx_columns<T>(a.X, in.block.first, in.block.second);
+  } else {
+    in.X = io::read_mtx<T>(a.X);
+    in.total_cols = in.X.cols();
+    in.block = {0, in.X.cols()};
+  }
+  check_ranks_against_data(req.ranks, in.X.rows(), in.total_cols);
+  req.supervision = read_supervision(a, in.total_cols);
+  if (req.supervision) {
+    req.supervision->labels = block_of(std::move(req.supervision->labels), in.block);
+    req.supervision->known = block_of(std::move(req.supervision->known), in.block);
+  }
+  if (a.init == "dir")
+    for (std::size_t l = 0; l < req.ranks.size(); ++l)
+      req.neural.initial_factors.push_back(io::read_dense<double>(a.init_dir + "/A" + std::to_string(l) + ".mtx"));
+  read_mask(req.neural, a, in.X, in.block, multi);
+  for (auto& y : read_label_sets(a.eval_labels, "--eval-labels", in.total_cols, req.ranks.size()))
+    in.eval_sets.push_back(block_of(std::move(y), in.block));
+}
+
 template <class T>
 int run_fit(const Common& c, const FitArgs& a) {
   Timings t;
   t.start = Clock::now();
-  const Context ctx = c.context();
+  const Context ctx = mpi::wrap(c.context());
+  const bool multi = ctx.processes() > 1, writer = ctx.process() == 0;
+  if (multi && a.method != "neural")
+    throw UsageError("--method " + a.method + ": runs on one process; under mpirun only --method neural "
+                     "splits the columns over the processes");
   const Method& method = find_method(a.method);
   FitRequest<T> req;
   req.ctx = &ctx;
@@ -257,26 +337,26 @@ int run_fit(const Common& c, const FitArgs& a) {
   req.iterations = a.epochs.value_or(-1);
   req.settings = parse_settings(a.set);
   req.neural = neural_options(a);
-  Progress progress(c.quiet, "fit " + a.method);
+  Progress progress(c.quiet || !writer, "fit " + a.method);
   progress.phase("reading " + a.X, 0, 0);
   const auto t_load = Clock::now();
-  const io::AnyMatrix<T> X = io::read_mtx<T>(a.X);
+  FitInputs<T> in;
+  std::optional<OutputDir> dir;
+  // Every process reads its block; a file one of them cannot read stops all of them.
+  detail::all_or_none(ctx, [&] {
+    read_fit_inputs(a, multi, req, in);
+    if (writer) dir.emplace(a.out, "-o", "fit");  // before the work: a bad output path fails now
+  });
+  const io::AnyMatrix<T>& X = in.X;
+  const auto& eval_sets = in.eval_sets;
   req.X = &X;
   t.load_s = since(t_load);
-  check_ranks_against_data(req.ranks, X.rows(), X.cols());
-  req.supervision = read_supervision(a, X.cols());
-  if (a.init == "dir")
-    for (std::size_t l = 0; l < req.ranks.size(); ++l)
-      req.neural.initial_factors.push_back(io::read_dense<double>(a.init_dir + "/A" + std::to_string(l) + ".mtx"));
-  read_mask(req.neural, a, X);
-  const auto eval_sets = read_label_sets(a.eval_labels, "--eval-labels", X.cols(), req.ranks.size());
-  OutputDir dir(a.out, "-o", "fit");  // before the work: a bad output path fails now
 
   req.progress = [&progress](int step, int total, double loss) { progress.update(step, total, loss); };
   req.phase = [&progress](const std::string& name, int i, int n) { progress.phase(name, i, n); };
   const auto t_fit = Clock::now();
   arm_soft_interrupt(a.method == "neural");
-  const FitOutcome<T> out = call(method, req);
+  FitOutcome<T> out = call(method, req);
   arm_soft_interrupt(false);
   t.fit_s = since(t_fit);
   const auto t_eval = Clock::now();
@@ -284,12 +364,22 @@ int run_fit(const Common& c, const FitArgs& a) {
   if (labels.empty() && req.supervision) labels = {req.supervision->labels};
   const std::vector<std::uint8_t> known = req.supervision ? req.supervision->known : std::vector<std::uint8_t>{};
   const json layers = layer_reports(ctx, X, out, labels, known);
+  for (auto& S : out.S) S = detail::gather_columns(ctx, S, 0);  // every S whole on process 0
   t.eval_s = since(t_eval);
-  write_factors(dir, out, a.method);
-  io::write_file_atomic(dir.stage("report.json"), fit_report(c, a, ctx, X, req.ranks, out, layers, t).dump(2) + "\n");
-  dir.commit();
+  const json data = data_info(ctx, a.X, X);
+  const json per_process = process_timings(ctx, t);
+  detail::all_or_none(ctx, [&] {
+    if (!writer) return;
+    write_factors(*dir, out, a.method);
+    io::write_file_atomic(dir->stage("report.json"),
+                          fit_report(c, a, ctx, data, req.ranks, out, layers, t, per_process).dump(2) + "\n");
+    dir->commit();
+  });
   progress.done(summary(layers, t.fit_s, a.out));
-  if (interrupt_requested()) {
+  const bool interrupted = interrupt_requested() ||
+                           (multi && out.model && out.model->stop_reason() == StopReason::interrupted);
+  if (interrupted) {
+    if (!writer) return 130;
     std::fprintf(stderr, "fit: interrupted by Ctrl-C after %zu epochs; %s holds the model reached "
                          "(stop_reason interrupted)\n", out.history.size(), a.out.c_str());
     return 130;

@@ -5,8 +5,10 @@
 #include <sstream>
 
 #include "cli/cli.hpp"
+#include "cli/mpi_run.hpp"
 #include "cli/numbers.hpp"
 #include "cli/output.hpp"
+#include "core/comm.hpp"
 #include "nnmf/error.hpp"
 
 namespace nnmf::cli {
@@ -21,18 +23,35 @@ struct ModelArgs {
 
 // ---- transform ---------------------------------------------------------------------------------
 
+/// Under mpirun each process reads the model and its block of the columns of X, and process 0
+/// gathers and writes every S.
 template <class T>
 int run_transform(const Common& c, const ModelArgs& a) {
-  const Context ctx = c.context();
-  const NeuralNmf<T> model = NeuralNmf<T>::load(a.model);
-  const io::AnyMatrix<T> X = io::read_mtx<T>(a.X);
-  OutputDir dir(a.out, "-o", "transform");
-  const auto S = X.sparse ? model.transform(ctx, X.csc) : model.transform(ctx, X.dense.view());
-  for (std::size_t l = 0; l < S.size(); ++l)
-    io::write_mtx<T>(dir.stage("S" + std::to_string(l) + ".mtx"), S[l].view(),
-                     "coefficients S" + std::to_string(l) + " of " + a.X + " under " + a.model);
-  dir.commit();
-  if (!c.quiet) std::fprintf(stderr, "transform: %zu layers -> %s\n", S.size(), a.out.c_str());
+  const Context ctx = mpi::wrap(c.context());
+  const bool writer = ctx.process() == 0;
+  NeuralNmf<T> model;
+  io::AnyMatrix<T> X;
+  std::optional<OutputDir> dir;
+  detail::all_or_none(ctx, [&] {
+    model = NeuralNmf<T>::load(a.model);
+    if (ctx.processes() > 1) {
+      const auto blk = mpi::block(io::read_mtx_info(a.X).cols);
+      X = io::read_mtx_columns<T>(a.X, blk.first, blk.second);
+    } else {
+      X = io::read_mtx<T>(a.X);
+    }
+    if (writer) dir.emplace(a.out, "-o", "transform");
+  });
+  auto S = X.sparse ? model.transform(ctx, X.csc) : model.transform(ctx, X.dense.view());
+  for (auto& s : S) s = detail::gather_columns(ctx, s, 0);
+  detail::all_or_none(ctx, [&] {
+    if (!writer) return;
+    for (std::size_t l = 0; l < S.size(); ++l)
+      io::write_mtx<T>(dir->stage("S" + std::to_string(l) + ".mtx"), S[l].view(),
+                       "coefficients S" + std::to_string(l) + " of " + a.X + " under " + a.model);
+    dir->commit();
+  });
+  if (!c.quiet && writer) std::fprintf(stderr, "transform: %zu layers -> %s\n", S.size(), a.out.c_str());
   return 0;
 }
 

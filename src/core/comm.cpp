@@ -16,6 +16,11 @@
 namespace nnmf {
 namespace detail {
 
+namespace {
+bool g_failure_agreed = false;
+}
+bool failure_agreed() noexcept { return g_failure_agreed; }
+
 #if NNMF_WITH_MPI
 struct Communicator {
   MPI_Comm comm = MPI_COMM_NULL;
@@ -89,6 +94,42 @@ std::string broadcast(const Context& ctx, std::string s, int root) {
   return s;
 }
 
+std::vector<double> allgather(const Context& ctx, const std::vector<double>& v) {
+  if (!distributed(ctx)) return v;
+  std::vector<double> out(v.size() * static_cast<std::size_t>(ctx.processes()));
+  timed(ctx, out.size() * sizeof(double), [&](MPI_Comm comm) {
+    MPI_Allgather(v.data(), static_cast<int>(v.size()), MPI_DOUBLE, out.data(),
+                  static_cast<int>(v.size()), MPI_DOUBLE, comm);
+  });
+  return out;
+}
+
+template <class T>
+Matrix<T> gather_columns(const Context& ctx, const Matrix<T>& block, int root) {
+  if (!distributed(ctx)) return block;
+  const int P = ctx.processes();
+  // Counts in values; blocks of more than 2^31 values are beyond this gather (k x m of S).
+  std::vector<double> cols = allgather(ctx, {double(block.cols())});
+  std::vector<int> counts(static_cast<std::size_t>(P)), displs(static_cast<std::size_t>(P));
+  index_t total = 0;
+  for (int r = 0; r < P; ++r) {
+    const double c = cols[static_cast<std::size_t>(r)] * double(block.rows());
+    if (c > 2147483647.0)
+      throw RangeError("gather_columns: a block of " + std::to_string(c) +
+                       " values is beyond one MPI message");
+    counts[static_cast<std::size_t>(r)] = static_cast<int>(c);
+    displs[static_cast<std::size_t>(r)] = static_cast<int>(total * block.rows());
+    total += static_cast<index_t>(cols[static_cast<std::size_t>(r)]);
+  }
+  Matrix<T> out = ctx.process() == root ? Matrix<T>(block.rows(), total) : Matrix<T>();
+  const MPI_Datatype type = sizeof(T) == 8 ? MPI_DOUBLE : MPI_FLOAT;
+  timed(ctx, block.size() * sizeof(T), [&](MPI_Comm comm) {
+    MPI_Gatherv(block.data(), static_cast<int>(block.size()), type, out.data(), counts.data(),
+                displs.data(), type, root, comm);
+  });
+  return out;
+}
+
 std::shared_ptr<Communicator> make_communicator(const void* handle, std::size_t size) {
   if (size != sizeof(MPI_Comm))
     throw InvalidArgument("with_mpi: communicator handle of " + std::to_string(size) +
@@ -121,6 +162,11 @@ void allreduce_sum(const Context&, std::int64_t*, std::size_t) {}
 void allreduce_max(const Context&, std::int64_t*, std::size_t) {}
 std::int64_t exclusive_prefix_sum(const Context&, std::int64_t) { return 0; }
 std::string broadcast(const Context&, std::string s, int) { return s; }
+std::vector<double> allgather(const Context&, const std::vector<double>& v) { return v; }
+template <class T>
+Matrix<T> gather_columns(const Context&, const Matrix<T>& block, int) {
+  return block;
+}
 
 std::shared_ptr<Communicator> make_communicator(const void*, std::size_t) {
   throw NotCompiled("with_mpi: nnmf was built without MPI (configure with -DNNMF_WITH_MPI=ON "
@@ -149,11 +195,15 @@ void all_or_none(const Context& ctx, const std::function<void()>& fn) {
   const std::int64_t P = ctx.processes();
   const std::int64_t first = -allreduce_max(ctx, err ? -std::int64_t(ctx.process()) : -P);
   if (first == P) return;
+  g_failure_agreed = true;
   msg = broadcast(ctx, msg, static_cast<int>(first));
   if (first == ctx.process()) std::rethrow_exception(err);
   throw PeerError("process " + std::to_string(first) + " of " + std::to_string(P) +
                   " failed: " + msg);
 }
+
+template Matrix<float> gather_columns<float>(const Context&, const Matrix<float>&, int);
+template Matrix<double> gather_columns<double>(const Context&, const Matrix<double>&, int);
 
 }  // namespace detail
 

@@ -76,5 +76,16 @@ void allreduce_sum(const Context& ctx, MatrixView<T> M) {
 /// and its message. So checks of per-process data (one block's labels, one file) never leave
 /// the others waiting in a reduction.
 void all_or_none(const Context& ctx, const std::function<void()>& fn);
+/// True once an all_or_none call has failed (every process knows the failure: a program may
+/// then end normally instead of aborting the others).
+bool failure_agreed() noexcept;
+
+/// Every process's @p v, in rank order, on every process.
+std::vector<double> allgather(const Context& ctx, const std::vector<double>& v);
+
+/// The column blocks of a matrix (rows x the process's columns, in host memory) gathered on
+/// process @p root in rank order (rows x all columns there; an empty matrix elsewhere).
+template <class T>
+Matrix<T> gather_columns(const Context& ctx, const Matrix<T>& block, int root);
 
 }  // namespace nnmf::detail

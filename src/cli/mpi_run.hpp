@@ -1,0 +1,34 @@
+// The tool under mpirun (docs/mpi.md): MPI is started when the launcher's environment says
+// the process is one of several; `fit` and `transform` then read their block of columns of X,
+// reduce through the library's multi-process context and write from process 0. A plain run
+// (no launcher) never starts MPI and is exactly the one-process tool.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "nnmf/nnmf.hpp"
+
+namespace nnmf::cli::mpi {
+
+/// Starts MPI when launched by mpirun/mpiexec (Open MPI's or a PMI launcher's environment
+/// with more than one process); otherwise does nothing.
+void start(int* argc, char*** argv);
+/// Ends MPI if started (after a normal end or an error every process knows of).
+void finish();
+/// True when MPI was started: this process is one of processes() > 1.
+bool active();
+int process();
+int processes();
+/// @p ctx over all the processes when active, else @p ctx.
+Context wrap(const Context& ctx);
+/// This process's block of the m columns: [first, first + count), the even split
+/// first = floor(r m / P).
+std::pair<index_t, index_t> block(index_t m);
+/// After an error: ends MPI normally when every process knows of it (the library's collective
+/// checks), else aborts every process (a process that failed alone must not leave the others
+/// waiting in a reduction); @p same_everywhere says every process hit the error the same way.
+/// Returns @p code when it returns.
+int end_after_error(int code, bool same_everywhere = false);
+
+}  // namespace nnmf::cli::mpi
