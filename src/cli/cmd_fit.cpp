@@ -211,19 +211,25 @@ json history_json(const std::vector<EpochRecord>& history, double& epoch_seconds
 struct Timings {
   Clock::time_point start;
   double load_s = 0, fit_s = 0, eval_s = 0;
+  double comm_before_training_s = -1;  ///< communication seconds when the epochs began
+  double comm_after_fit_s = 0;         ///< ... and when the fit ended
 };
 
 /// Every process's times (load, fit, eval, communication inside them) and bytes reduced,
 /// gathered on all (a collective call).
 json process_timings(const Context& ctx, const Timings& t) {
   const CommunicationStats cs = ctx.communication();
-  const std::vector<double> all =
-      detail::allgather(ctx, {t.load_s, t.fit_s, t.eval_s, cs.seconds, double(cs.bytes), double(cs.calls)});
+  const double training =
+      t.comm_before_training_s >= 0 ? t.comm_after_fit_s - t.comm_before_training_s : 0.0;
+  const std::vector<double> all = detail::allgather(
+      ctx, {t.load_s, t.fit_s, t.eval_s, cs.seconds, double(cs.bytes), double(cs.calls), training});
   json per = json::array();
   for (int r = 0; r < ctx.processes(); ++r) {
-    const double* v = all.data() + 6 * r;
+    const double* v = all.data() + 7 * r;
     per.push_back({{"process", r}, {"load_s", v[0]}, {"fit_s", v[1]}, {"eval_s", v[2]},
                    {"communication_s", v[3]}, {"communication_bytes", v[4]}, {"communication_calls", v[5]}});
+    // The part spent in the epochs (after the initialization).
+    per.back()["training_communication_s"] = v[6];
   }
   return per;
 }
@@ -353,10 +359,14 @@ int run_fit(const Common& c, const FitArgs& a) {
   t.load_s = since(t_load);
 
   req.progress = [&progress](int step, int total, double loss) { progress.update(step, total, loss); };
-  req.phase = [&progress](const std::string& name, int i, int n) { progress.phase(name, i, n); };
+  req.phase = [&progress, &t, &ctx](const std::string& name, int i, int n) {
+    if (name == "training") t.comm_before_training_s = ctx.communication().seconds;
+    progress.phase(name, i, n);
+  };
   const auto t_fit = Clock::now();
   arm_soft_interrupt(a.method == "neural");
   FitOutcome<T> out = call(method, req);
+  t.comm_after_fit_s = ctx.communication().seconds;
   arm_soft_interrupt(false);
   t.fit_s = since(t_fit);
   const auto t_eval = Clock::now();
