@@ -42,7 +42,7 @@ print(f"{name:6s} {p:3d} {r['data']['cols']:9d} {r['data']['nnz']:11d} {t['mean_
 PY
 }
 
-echo "# nnmf MPI scaling, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $epochs epochs, ranks 20,6"
+echo "# nnmf MPI scaling, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc --all) cores, $epochs epochs, ranks 20,6"
 echo "kind     P      docs         nnz   epoch (ms)  comm/epoch   share   MiB reduced (whole run)"
 if [[ -f $news ]]; then
   for p in $procs; do fit strong "$p" "$news"; done

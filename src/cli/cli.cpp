@@ -44,7 +44,8 @@ Context Common::context() const {
       throw NotCompiled("--device cuda: this nnmf was built without CUDA");
     if (Context::cuda_device_count() == 0)
       throw BackendError("--device cuda: no CUDA device is available on this machine");
-    return Context::cuda(0, threads);
+    // Under mpirun one GPU per process: the process's index on its node, modulo the GPUs.
+    return Context::cuda(mpi::node_process() % Context::cuda_device_count(), threads);
   }
   return Context::host(threads);
 }

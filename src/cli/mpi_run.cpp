@@ -1,5 +1,6 @@
 #include "cli/mpi_run.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -65,6 +66,13 @@ int end_after_error(int code, bool) { return code; }
 #endif
 
 bool active() { return g_active; }
+int node_process() {
+  for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMIX_LOCAL_RANK"}) {
+    const char* s = std::getenv(v);
+    if (s && *s) return std::max(0, std::atoi(s));
+  }
+  return 0;
+}
 int process() { return g_rank; }
 int processes() { return g_size; }
 

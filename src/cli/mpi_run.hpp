@@ -20,6 +20,9 @@ void finish();
 bool active();
 int process();
 int processes();
+/// This process's index among those of the run on its node (the launcher's local rank; 0
+/// without a launcher).
+int node_process();
 /// @p ctx over all the processes when active, else @p ctx.
 Context wrap(const Context& ctx);
 /// This process's block of the m columns: [first, first + count), the even split
