@@ -119,7 +119,9 @@ void expect_same_reports(const std::vector<LayerReport>& a, const std::vector<La
     // rounding of the sums, relative to ||X||^2, grows by 1 / rel_error^2 in it.
     EXPECT_NEAR(a[l].rel_error, b[l].rel_error, 1e-9 * a[l].rel_error) << "layer " << l;
     ASSERT_EQ(a[l].accuracy.has_value(), b[l].accuracy.has_value());
-    if (a[l].accuracy) EXPECT_EQ(*a[l].accuracy, *b[l].accuracy) << "layer " << l;
+    if (a[l].accuracy) {
+      EXPECT_EQ(*a[l].accuracy, *b[l].accuracy) << "layer " << l;
+    }
   }
 }
 
@@ -210,6 +212,27 @@ TEST(Mpi, LabelsKnownOnOneProcessAndAnEmptyProcess) {
   for (index_t j = 0; j < b[1]; ++j) sup.known[static_cast<std::size_t>(j)] = 1;
   o.supervision = sup;
   compare_dense(s.X, o, Split::empty_last, {s.y4});
+}
+
+TEST(Mpi, MissingDataMaskUnevenSplit) {
+  Synthetic s;
+  const index_t n = s.X.rows(), m = s.X.cols();
+  FitOptions o;
+  o.ranks = {9, 4};
+  o.seed = 6;
+  o.epochs = 10;
+  o.energy_weight = 1;
+  std::vector<std::uint8_t> mask(static_cast<std::size_t>(n * m));
+  for (std::size_t q = 0; q < mask.size(); ++q) mask[q] = (q * 2654435761u) % 7 != 0;  // ~1/7 missing
+  o.data_mask = mask;
+  const auto b = bounds(m, world_size(), Split::uneven);
+  const auto ref = NeuralNmf<double>::fit(one(), s.X.view(), o);
+  FitOptions po = o;
+  const auto r = static_cast<std::size_t>(world_rank());
+  po.data_mask.assign(mask.begin() + b[r] * n, mask.begin() + b[r + 1] * n);  // column-major
+  const Matrix<double> Xb = block_of(s.X, b);
+  const auto par = NeuralNmf<double>::fit(all(), Xb.view(), po);
+  expect_same(ref, par);
 }
 
 TEST(Mpi, TrainedClassifierAdamRandomInit) {
