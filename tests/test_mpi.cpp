@@ -348,6 +348,21 @@ TEST(Mpi, BadBlockOnOneProcessStopsAll) {
   }
 }
 
+TEST(Mpi, RepeatableForAGivenProcessCount) {
+  Synthetic s;
+  FitOptions o;
+  o.ranks = {9, 4};
+  o.seed = 8;
+  o.epochs = 10;
+  const auto b = bounds(s.X.cols(), world_size(), Split::uneven);
+  const Matrix<double> Xb = block_of(s.X, b);
+  const auto a1 = NeuralNmf<double>::fit(all(), Xb.view(), o);
+  const auto a2 = NeuralNmf<double>::fit(all(), Xb.view(), o);
+  ASSERT_EQ(a1.history().size(), a2.history().size());
+  for (std::size_t e = 0; e < a1.history().size(); ++e) EXPECT_EQ(a1.history()[e].loss, a2.history()[e].loss);
+  for (std::size_t l = 0; l < a1.factors().size(); ++l) EXPECT_EQ(a1.factors()[l].storage(), a2.factors()[l].storage());
+}
+
 TEST(Mpi, CommunicationIsCounted) {
   Synthetic s;
   FitOptions o;
