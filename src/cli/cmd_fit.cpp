@@ -330,7 +330,7 @@ template <class T>
 int run_fit(const Common& c, const FitArgs& a) {
   Timings t;
   t.start = Clock::now();
-  const Context ctx = mpi::wrap(c.context());
+  const Context ctx = mpi::agreed_context([&] { return c.context(); });
   const bool multi = ctx.processes() > 1, writer = ctx.process() == 0;
   if (multi && a.method != "neural")
     throw UsageError("--method " + a.method + ": runs on one process; under mpirun only --method neural "

@@ -27,7 +27,7 @@ struct ModelArgs {
 /// gathers and writes every S.
 template <class T>
 int run_transform(const Common& c, const ModelArgs& a) {
-  const Context ctx = mpi::wrap(c.context());
+  const Context ctx = mpi::agreed_context([&] { return c.context(); });
   const bool writer = ctx.process() == 0;
   NeuralNmf<T> model;
   io::AnyMatrix<T> X;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "core/comm.hpp"
 #include "nnmf/config.hpp"
@@ -64,6 +65,13 @@ void finish() {}
 Context wrap(const Context& ctx) { return ctx; }
 int end_after_error(int code, bool) { return code; }
 #endif
+
+Context agreed_context(const std::function<Context()>& make) {
+  if (!g_active) return make();
+  std::optional<Context> ctx;
+  detail::all_or_none(wrap(Context::host(1)), [&] { ctx = wrap(make()); });
+  return *ctx;
+}
 
 bool active() { return g_active; }
 int node_process() {

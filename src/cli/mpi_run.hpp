@@ -4,6 +4,7 @@
 // (no launcher) never starts MPI and is exactly the one-process tool.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -25,6 +26,9 @@ int processes();
 int node_process();
 /// @p ctx over all the processes when active, else @p ctx.
 Context wrap(const Context& ctx);
+/// wrap(make()), where make() failing on any process (no such device on one node) makes every
+/// process throw (the others PeerError), as the library's collective checks do.
+Context agreed_context(const std::function<Context()>& make);
 /// This process's block of the m columns: [first, first + count), the even split
 /// first = floor(r m / P).
 std::pair<index_t, index_t> block(index_t m);
