@@ -101,6 +101,21 @@ if rc == 0:
         d = rel_diff(f"tr1/S{l}.mtx", f"tr3/S{l}.mtx")
         check(d <= 1e-12, f"transform -np 3: S{l} differs by {d:.3g}")
 
+# --s-per-process: each process's columns of S in S<l>.p<r>.mtx, together the gathered S.
+rc, err = run(3, ["transform", model, os.path.join(syn, "X.mtx"), "-o", "trp", "--s-per-process", "--quiet"])
+check(rc == 0, f"transform --s-per-process failed: {err}")
+if rc == 0:
+    for l in range(3):
+        r1, c1, v1 = read_mtx(f"tr1/S{l}.mtx")
+        vals, cols = [], 0
+        for p in range(3):
+            r, c, v = read_mtx(f"trp/S{l}.p{p}.mtx")
+            check(r == r1, f"S{l}.p{p}.mtx has {r} rows, S{l} {r1}")
+            vals += v
+            cols += c
+        check(cols == c1 and max(abs(x - y) for x, y in zip(v1, vals)) <= 1e-12 * max(map(abs, v1)),
+              f"S{l}.p*.mtx together differ from S{l}.mtx")
+
 # A value only process 1 reads (a column of its block) is malformed: every process stops.
 lines = open(os.path.join(news, "X.mtx")).read().splitlines()
 body = [i for i, l in enumerate(lines) if not l.startswith("%")][1:]

@@ -31,6 +31,7 @@ struct FitArgs {
   int decay_every = 1, patience = FitOptions{}.patience, init_iterations = 300, init_restarts = 4, classes = 0;
   std::vector<std::string> set;
   bool no_warm_start = false;
+  bool s_per_process = false;
 };
 
 /// The whole data (all processes' blocks) of the run.
@@ -261,11 +262,11 @@ json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const jso
 }
 
 template <class T>
-void write_factors(OutputDir& dir, const FitOutcome<T>& out, const std::string& method) {
+void write_factors(OutputDir& dir, const FitOutcome<T>& out, const std::string& method, bool with_S = true) {
   for (std::size_t l = 0; l < out.A.size(); ++l) {
     const std::string k = std::to_string(l);
     io::write_mtx<T>(dir.stage("A" + k + ".mtx"), out.A[l].view(), "factor A" + k + " (nnmf fit --method " + method + ")");
-    io::write_mtx<T>(dir.stage("S" + k + ".mtx"), out.S[l].view(), "coefficients S" + k);
+    if (with_S) io::write_mtx<T>(dir.stage("S" + k + ".mtx"), out.S[l].view(), "coefficients S" + k);
   }
   if (!out.B.empty()) io::write_mtx<T>(dir.stage("B.mtx"), out.B.view(), "classifier B (classes x last rank)");
   if (out.model) out.model->save(dir.stage("model.nnmf"));
@@ -374,13 +375,16 @@ int run_fit(const Common& c, const FitArgs& a) {
   if (labels.empty() && req.supervision) labels = {req.supervision->labels};
   const std::vector<std::uint8_t> known = req.supervision ? req.supervision->known : std::vector<std::uint8_t>{};
   const json layers = layer_reports(ctx, X, out, labels, known);
-  for (auto& S : out.S) S = detail::gather_columns(ctx, S, 0);  // every S whole on process 0
+  const bool s_blocks = multi && a.s_per_process;
+  if (!s_blocks)
+    for (auto& S : out.S) S = detail::gather_columns(ctx, S, 0);  // every S whole on process 0
   t.eval_s = since(t_eval);
   const json data = data_info(ctx, a.X, X);
   const json per_process = process_timings(ctx, t);
+  if (s_blocks) mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", out.S, in.block, in.total_cols, a.X);
   detail::all_or_none(ctx, [&] {
     if (!writer) return;
-    write_factors(*dir, out, a.method);
+    write_factors(*dir, out, a.method, !s_blocks);
     io::write_file_atomic(dir->stage("report.json"),
                           fit_report(c, a, ctx, data, req.ranks, out, layers, t, per_process).dump(2) + "\n");
     dir->commit();
@@ -443,6 +447,9 @@ Command add_fit_command(CLI::App& app, const Common& c) {
   add_optional_int(cmd, "--epochs", a->epochs, "epochs (Neural NMF) or iterations (baselines); default: the method's", 0);
   add_fit_model_options(cmd, *a);
   cmd->add_option("--set", a->set, "method-specific setting key=value (repeatable)");
+  cmd->add_flag("--s-per-process", a->s_per_process,
+                "under mpirun: each process writes its columns of S as S<l>.p<r>.mtx (the output folder on a "
+                "file system all see) instead of process 0 gathering S<l>.mtx");
   const Common* cp = &c;
   return {cmd, [a, cp] { return dispatch(*cp, [&](auto t) { return run_fit<decltype(t)>(*cp, *a); }); }};
 }

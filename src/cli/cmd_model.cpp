@@ -19,6 +19,7 @@ using json = nlohmann::json;
 struct ModelArgs {
   std::string model, X, out, labels, fit_mask, score_mask, vocab, layer = "all";
   int top = 10;
+  bool s_per_process = false;
 };
 
 // ---- transform ---------------------------------------------------------------------------------
@@ -32,10 +33,13 @@ int run_transform(const Common& c, const ModelArgs& a) {
   NeuralNmf<T> model;
   io::AnyMatrix<T> X;
   std::optional<OutputDir> dir;
+  std::pair<index_t, index_t> blk;
+  index_t total = 0;
   detail::all_or_none(ctx, [&] {
     model = NeuralNmf<T>::load(a.model);
     if (ctx.processes() > 1) {
-      const auto blk = mpi::block(io::read_mtx_info(a.X).cols);
+      total = io::read_mtx_info(a.X).cols;
+      blk = mpi::block(total);
       X = io::read_mtx_columns<T>(a.X, blk.first, blk.second);
     } else {
       X = io::read_mtx<T>(a.X);
@@ -43,10 +47,14 @@ int run_transform(const Common& c, const ModelArgs& a) {
     if (writer) dir.emplace(a.out, "-o", "transform");
   });
   auto S = X.sparse ? model.transform(ctx, X.csc) : model.transform(ctx, X.dense.view());
-  for (auto& s : S) s = detail::gather_columns(ctx, s, 0);
+  const bool s_blocks = ctx.processes() > 1 && a.s_per_process;
+  if (s_blocks)
+    mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", S, blk, total, a.X + " under " + a.model);
+  else
+    for (auto& s : S) s = detail::gather_columns(ctx, s, 0);
   detail::all_or_none(ctx, [&] {
     if (!writer) return;
-    for (std::size_t l = 0; l < S.size(); ++l)
+    for (std::size_t l = 0; l < S.size() && !s_blocks; ++l)
       io::write_mtx<T>(dir->stage("S" + std::to_string(l) + ".mtx"), S[l].view(),
                        "coefficients S" + std::to_string(l) + " of " + a.X + " under " + a.model);
     dir->commit();
@@ -196,6 +204,8 @@ Command add_transform_command(CLI::App& app, const Common& c) {
   cmd->add_option("model", a->model, "model.nnmf from `nnmf fit`")->required();
   cmd->add_option("X", a->X, "data X (N x m)")->required();
   cmd->add_option("-o,--output", a->out, "output folder (S0.mtx, S1.mtx, ...), replaced as a whole")->required();
+  cmd->add_flag("--s-per-process", a->s_per_process,
+                "under mpirun: each process writes its columns as S<l>.p<r>.mtx instead of process 0 gathering S<l>.mtx");
   const Common* cp = &c;
   return {cmd, [a, cp] { return dispatch(*cp, [&](auto t) { return run_transform<decltype(t)>(*cp, *a); }); }};
 }

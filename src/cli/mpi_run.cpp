@@ -73,6 +73,26 @@ Context agreed_context(const std::function<Context()>& make) {
   return *ctx;
 }
 
+template <class T>
+void write_s_blocks(const Context& ctx, const std::string& staging, const std::vector<Matrix<T>>& S,
+                    std::pair<index_t, index_t> block, index_t total_cols, const std::string& what) {
+  const std::string dir = detail::broadcast(ctx, staging, 0);
+  detail::all_or_none(ctx, [&] {
+    for (std::size_t l = 0; l < S.size(); ++l) {
+      const std::string name = "S" + std::to_string(l) + ".p" + std::to_string(ctx.process()) + ".mtx";
+      io::write_mtx<T>(dir + name, S[l].view(),
+                       "coefficients S" + std::to_string(l) + " of " + what + ": columns " +
+                           std::to_string(block.first) + " .. " + std::to_string(block.first + block.second - 1) +
+                           " of " + std::to_string(total_cols) + " (process " + std::to_string(ctx.process()) +
+                           " of " + std::to_string(ctx.processes()) + ")");
+    }
+  });
+}
+template void write_s_blocks<float>(const Context&, const std::string&, const std::vector<Matrix<float>>&,
+                                    std::pair<index_t, index_t>, index_t, const std::string&);
+template void write_s_blocks<double>(const Context&, const std::string&, const std::vector<Matrix<double>>&,
+                                     std::pair<index_t, index_t>, index_t, const std::string&);
+
 bool active() { return g_active; }
 int node_process() {
   for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMIX_LOCAL_RANK"}) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "nnmf/nnmf.hpp"
 
@@ -37,5 +38,12 @@ std::pair<index_t, index_t> block(index_t m);
 /// waiting in a reduction); @p same_everywhere says every process hit the error the same way.
 /// Returns @p code when it returns.
 int end_after_error(int code, bool same_everywhere = false);
+
+/// Writes this process's block of every S(l) as S<l>.p<r>.mtx into the staging folder of @p dir
+/// (made by process 0; the folder must be on a file system every process sees), each file's
+/// comment naming its columns. Collective: a process that cannot write stops all.
+template <class T>
+void write_s_blocks(const Context& ctx, const std::string& staging, const std::vector<Matrix<T>>& S,
+                    std::pair<index_t, index_t> block, index_t total_cols, const std::string& what);
 
 }  // namespace nnmf::cli::mpi
