@@ -78,7 +78,7 @@ TEST_F(Cli, SemiSupervisedFitAndModelCommands) {
   write("vocab.txt", vocab);
   const CliRun tp = run("topics " + p("out/model.nnmf") + " --vocab " + p("vocab.txt") + " --top 3 -o " + p("topics.json"));
   ASSERT_EQ(tp.status, 0) << tp.output;
-  EXPECT_NE(tp.output.find("layer 2 (rank 2)"), std::string::npos);
+  EXPECT_NE(tp.output.find("layer 2 (2 topics, supervised)"), std::string::npos) << tp.output;
   std::ifstream tf(p("topics.json"));
   const auto topics = nlohmann::json::parse(tf);
   EXPECT_EQ(topics["layers"][0]["topics"].size(), 9u);

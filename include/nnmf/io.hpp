@@ -82,6 +82,11 @@ void write_mtx(const std::string& path, MatrixView<const T> A, const std::string
 template <class T>
 void write_mtx(const std::string& path, const CscMatrix<T>& A, const std::string& comment = "");
 
+/// Writes a NumPy .npy file (format 1.0: little-endian '<f8' or '<f4', fortran_order True,
+/// shape (rows, cols)): the column-major values as they are, readable by numpy.load.
+template <class T>
+void write_npy(const std::string& path, MatrixView<const T> A);
+
 /// One 0-based integer class per line. Throws IoError for a malformed line and InvalidArgument
 /// when the count differs from @p expected_count (if >= 0) or a label is >= @p num_classes
 /// (if > 0); without @p num_classes, the class count (max label + 1) may not exceed the

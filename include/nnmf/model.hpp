@@ -206,9 +206,22 @@ class NeuralNmf {
   }
   /// Classifier B (c x kL) of a supervised fit; empty otherwise.
   const Matrix<T>& classifier() const { return B_; }
+  /// The class of each column by the model's own classifier: argmax over the classes of
+  /// B S(L), with @p SL (kL x m) the last layer of transform(); ties (e.g. a column of SL that
+  /// is all zero) go to the lowest class. Throws InvalidArgument when the model has no
+  /// classifier and DimensionMismatch when SL does not have kL rows.
+  std::vector<int> classify(MatrixView<const T> SL) const;
   const std::vector<EpochRecord>& history() const { return history_; }
   /// Why the fit's training ended; StopReason::none for a model built from factors.
   StopReason stop_reason() const { return stop_reason_; }
+  /// The method that produced the factors ("neural" for fit; what set_method recorded for
+  /// factors from elsewhere, e.g. the CLI's baselines; empty when unknown). Saved in the file.
+  const std::string& method() const { return method_; }
+  void set_method(std::string name) { method_ = std::move(name); }
+  /// Names of the classes of the classifier's rows (empty when not given). Saved in the file.
+  const std::vector<std::string>& class_names() const { return class_names_; }
+  /// Throws DimensionMismatch unless @p names is empty or has one name per row of B.
+  void set_class_names(std::vector<std::string> names);
 
   /// Top @p count features of each topic of layer l (indices into the rows of X, by weight in
   /// layer_dictionary(l)); with a vocabulary, use top_terms.
@@ -228,6 +241,8 @@ class NeuralNmf {
   Matrix<T> B_;
   std::vector<EpochRecord> history_;
   StopReason stop_reason_ = StopReason::none;
+  std::string method_;
+  std::vector<std::string> class_names_;
 };
 
 /// Accuracy by the paper's rule for one layer's S (k x m): B = (Z (.) Y) S^+ from the columns

@@ -10,3 +10,4 @@
 #include "nnmf/model.hpp"
 #include "nnmf/nmf.hpp"
 #include "nnmf/nnls.hpp"
+#include "nnmf/topics.hpp"

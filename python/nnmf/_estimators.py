@@ -434,9 +434,11 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
 
 
 class NMF(_Hierarchy):
-    """NMF X ~ W H (one layer) by alternating NNLS on the batched core, or multiplicative
-    updates. Like sklearn.decomposition.NMF: ``components_`` is H (n_components, n_features)
-    and ``transform(X)`` solves W >= 0 for fixed H (NNLS, exact)."""
+    """NMF X ~ W H (one layer) by alternating NNLS on the batched core (``solver="anls"``),
+    HALS coordinate descent (``"hals"``: what ``nnmf fit --method nmf`` uses; on large sparse
+    data it reaches a given error sooner) or multiplicative updates (``"mu"``). Like
+    sklearn.decomposition.NMF: ``components_`` is H (n_components, n_features) and
+    ``transform(X)`` solves W >= 0 for fixed H (NNLS, exact)."""
 
     _supervised = False
 

@@ -240,7 +240,8 @@ nnmf::NmfOptions nmf_options(Options& o) {
   const auto alg = o.get<std::string>("algorithm", "anls");
   if (alg == "anls") n.algorithm = nnmf::NmfAlgorithm::anls;
   else if (alg == "mu") n.algorithm = nnmf::NmfAlgorithm::mu;
-  else throw nnmf::InvalidArgument("solver must be 'anls' or 'mu', got '" + alg + "'");
+  else if (alg == "hals") n.algorithm = nnmf::NmfAlgorithm::hals;
+  else throw nnmf::InvalidArgument("solver must be 'anls', 'hals' or 'mu', got '" + alg + "'");
   const auto init = o.get<std::string>("init", "nndsvd");
   if (init == "nndsvd") n.init = nnmf::NmfInit::nndsvd;
   else if (init == "random") n.init = nnmf::NmfInit::random;

@@ -55,3 +55,61 @@ def test_cli_reads_a_model_saved_from_python(synthetic, tmp_path):
     import scipy.io
     S1 = np.asarray(scipy.io.mmread(str(tmp_path / "S" / "S1.mtx")))
     np.testing.assert_allclose(S1.T, est.transform(synthetic["X"]), rtol=1e-12, atol=1e-14)
+
+
+def test_npy_outputs_match_matrix_market(synthetic, tmp_path):
+    import scipy.io
+    d = synthetic["dir"]
+    run_cli("fit", os.path.join(d, "X.mtx"), "--ranks", "9,4", "--labels", os.path.join(d, "labels4.txt"),
+            "--epochs", "5", "--npy", "--quiet", "-o", str(tmp_path / "fit"))
+    for name in ("A0", "A1", "S0", "S1", "B"):
+        np.testing.assert_array_equal(np.load(tmp_path / "fit" / f"{name}.npy"),
+                                      scipy.io.mmread(str(tmp_path / "fit" / f"{name}.mtx")))
+
+
+def test_hals_solver_matches_the_cli(synthetic, tmp_path):
+    d = synthetic["dir"]
+    run_cli("fit", os.path.join(d, "X.mtx"), "--method", "nmf", "--ranks", "9", "--epochs", "40",
+            "--set", "rel_tol=0", "--threads", "2", "--quiet", "-o", str(tmp_path / "nmf"))
+    est = nnmf.NMF(n_components=9, solver="hals", max_iter=40, tol=0, n_threads=2,
+                   random_state=0).fit(synthetic["X"])
+    report = json.loads((tmp_path / "nmf" / "report.json").read_text())
+    assert report["settings"]["algorithm"] == "hals"
+    cli_model = nnmf.NeuralNMF.load(tmp_path / "nmf" / "model.nnmf")
+    np.testing.assert_allclose(est.components_, cli_model.factors_[0].T, rtol=1e-12, atol=1e-14)
+
+
+def npmi(X, terms):
+    """NPMI of a list of terms by document co-occurrence (X: documents x terms), by hand."""
+    present = (X[:, terms] != 0).toarray() if hasattr(X, "toarray") else X[:, terms] != 0
+    m = present.shape[0]
+    vals = []
+    for a in range(len(terms)):
+        for b in range(a + 1, len(terms)):
+            da, db = present[:, a].sum(), present[:, b].sum()
+            dab = (present[:, a] & present[:, b]).sum()
+            if dab == 0:
+                vals.append(-1.0)
+            elif dab == m:
+                vals.append(1.0)
+            else:
+                vals.append(np.log(dab * m / (da * db)) / -np.log(dab / m))
+    return np.mean(vals) if vals else 0.0
+
+
+def test_topics_coherence_matches_a_python_computation(news, tmp_path):
+    d = news["dir"]
+    run_cli("fit", os.path.join(d, "X.mtx"), "--ranks", "8,3", "--epochs", "5", "--quiet",
+            "-o", str(tmp_path / "fit"))
+    run_cli("topics", str(tmp_path / "fit" / "model.nnmf"), os.path.join(d, "X.mtx"), "--vocab",
+            os.path.join(d, "vocab.txt"), "--top", "7", "-o", str(tmp_path / "topics.json"))
+    topics = json.loads((tmp_path / "topics.json").read_text())
+    index = {w: i for i, w in enumerate(news["vocab"])}
+    X = news["X"].tocsc()
+    for layer in topics["layers"]:
+        values = []
+        for t in layer["topics"]:
+            expected = npmi(X, [index[w] for w in t["terms"]])
+            assert t["npmi"] == pytest.approx(expected, rel=1e-12, abs=1e-14)
+            values.append(expected)
+        assert layer["npmi"] == pytest.approx(np.mean(values), rel=1e-12)

@@ -94,6 +94,7 @@ Command add_fit_command(CLI::App& app, const Common& c);
 Command add_transform_command(CLI::App& app, const Common& c);
 Command add_eval_command(CLI::App& app, const Common& c);
 Command add_topics_command(CLI::App& app, const Common& c);
+Command add_predict_command(CLI::App& app, const Common& c);
 Command add_demo_command(CLI::App& app, const Common& c);
 
 /// Runs @p f with a float or double tag as --precision says.

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/cli.hpp"
+#include "cli/columns.hpp"
 #include "cli/mpi_run.hpp"
 #include "cli/numbers.hpp"
 #include "cli/output.hpp"
@@ -23,15 +24,14 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 struct FitArgs {
   std::string X, out, ranks, labels, known, eval_labels, method = "neural", loss = "reconstruction";
   std::string scaling = "sum", supervision = "l2", classifier = "closed", optimizer = "line-search";
-  std::string init = "nmf", init_dir, mask;
+  std::string init = "nmf", init_dir, mask, columns, class_names;
   std::uint64_t seed = 0;
   std::optional<int> epochs;
   std::optional<double> energy_weight, recon_weight;
   double lambda = 1, lr = 0, lr_decay = 1, rel_tol = FitOptions{}.rel_tol;
   int decay_every = 1, patience = FitOptions{}.patience, init_iterations = 300, init_restarts = 4, classes = 0;
   std::vector<std::string> set;
-  bool no_warm_start = false;
-  bool s_per_process = false;
+  bool no_warm_start = false, npy = false, s_per_process = false;
 };
 
 /// The whole data (all processes' blocks) of the run.
@@ -42,13 +42,6 @@ json data_info(const Context& ctx, const std::string& path, const io::AnyMatrix<
   json j{{"path", path}, {"rows", d.rows()}, {"cols", cols}, {"sparse", d.sparse}};
   if (d.sparse) j["nnz"] = nnz;
   return j;
-}
-
-/// This process's block [first, first + count) of a per-column vector (all of it for one process).
-template <class V>
-V block_of(V v, std::pair<index_t, index_t> blk) {
-  if (v.empty() || (blk.first == 0 && blk.second == static_cast<index_t>(v.size()))) return v;
-  return V(v.begin() + blk.first, v.begin() + blk.first + blk.second);
 }
 
 // ---- the request, from the options alone (usage errors before any file is read) --------------
@@ -101,12 +94,15 @@ FitOptions neural_options(const FitArgs& a) {
 
 // ---- inputs ------------------------------------------------------------------------------------
 
-std::optional<Supervision> read_supervision(const FitArgs& a, index_t m) {
+/// Labels and known mask of the file's @p m columns, kept at @p cols (--columns). The class
+/// count is the file's, so that a selection missing a class keeps every row of B.
+std::optional<Supervision> read_supervision(const FitArgs& a, index_t m, const std::vector<index_t>& cols) {
   if (a.labels.empty()) return std::nullopt;
   Supervision s;
-  s.labels = io::read_labels(a.labels, m, a.classes);
-  s.num_classes = a.classes;
-  if (!a.known.empty()) s.known = io::read_mask(a.known, m);
+  const std::vector<int> all = io::read_labels(a.labels, m, a.classes);
+  s.num_classes = a.classes > 0 ? a.classes : 1 + *std::max_element(all.begin(), all.end());
+  s.labels = select_entries(all, cols);
+  if (!a.known.empty()) s.known = select_entries(io::read_mask(a.known, m), cols);
   s.lambda = a.lambda;
   s.loss = a.supervision == "l2" ? SupervisionLoss::l2 : SupervisionLoss::cross_entropy;
   s.classifier = a.classifier == "closed" ? ClassifierMode::closed_form : ClassifierMode::trained;
@@ -114,40 +110,31 @@ std::optional<Supervision> read_supervision(const FitArgs& a, index_t m) {
   return s;
 }
 
+/// --mask W for the file's @p m columns of X, kept at @p cols (--columns).
 template <class T>
-void read_mask(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X, std::pair<index_t, index_t> blk,
-               bool multi) {
+void read_mask(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X, index_t m,
+               const std::vector<index_t>& cols, const std::pair<index_t, index_t>* block = nullptr) {
   if (a.mask.empty()) return;
   if (X.sparse) throw InvalidArgument("--mask needs dense X: " + a.X + " is sparse");
-  Matrix<double> W;
-  if (multi) {  // this process's columns of the mask
-    io::AnyMatrix<double> w = io::read_mtx_columns<double>(a.mask, blk.first, blk.second);
-    W = w.sparse ? w.csc.to_dense() : std::move(w.dense);
+  io::AnyMatrix<double> W;
+  if (block) {  // under mpirun: this process's columns of the mask
+    const io::MtxInfo info = io::read_mtx_info(a.mask);
+    if (info.rows != X.rows() || info.cols != m)
+      throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(info.rows, info.cols) + " but X is " +
+                              shape_string(X.rows(), m));
+    W = io::read_mtx_columns<double>(a.mask, block->first, block->second);
+    if (W.sparse) W.dense = W.csc.to_dense();
   } else {
-    W = io::read_dense<double>(a.mask);
+    W.dense = io::read_dense<double>(a.mask);
   }
-  if (W.rows() != X.rows() || W.cols() != X.cols())
-    throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(W.rows(), W.cols()) + " but X is " +
-                            shape_string(X.rows(), X.cols()));
-  for (double v : W.storage()) {
+  if (W.dense.rows() != X.rows() || (!block && W.dense.cols() != m))
+    throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(W.dense.rows(), W.dense.cols()) + " but X is " +
+                            shape_string(X.rows(), m));
+  if (!block) select_columns(W, cols);
+  for (double v : W.dense.storage()) {
     if (v != 0 && v != 1) throw InvalidArgument("--mask " + a.mask + ": entries must be 0 or 1");
     o.data_mask.push_back(v != 0);
   }
-}
-
-/// Label sets for --eval-labels: one file for every layer or one per layer.
-std::vector<std::vector<int>> read_label_sets(const std::string& spec, const std::string& option, index_t m,
-                                              std::size_t layers) {
-  std::vector<std::vector<int>> out;
-  if (spec.empty()) return out;
-  std::vector<std::string> files;
-  std::stringstream ss(spec);
-  for (std::string f; std::getline(ss, f, ',');) files.push_back(f);
-  if (files.size() != 1 && files.size() != layers)
-    throw InvalidArgument(option + ": " + std::to_string(files.size()) + " files for " + std::to_string(layers) +
-                          " layers (give 1, or one per layer)");
-  for (const auto& f : files) out.push_back(io::read_labels(f, m));
-  return out;
 }
 
 /// Ranks the data cannot support are refused; merely unusual ones draw a warning. A layer's
@@ -175,6 +162,20 @@ void check_ranks_against_data(const std::vector<index_t>& k, index_t N, index_t 
 
 // ---- outputs -----------------------------------------------------------------------------------
 
+/// NPMI of each topic's top kCoherenceTerms features on X (nnmf/topics.hpp): "npmi" (the
+/// layer's mean) and "npmi_topics".
+constexpr index_t kCoherenceTerms = 10;
+
+template <class T>
+void add_coherence(json& j, const io::AnyMatrix<T>& X, const NeuralNmf<T>& model, index_t l) {
+  const auto top = model.top_features(l, kCoherenceTerms);
+  const auto npmi = X.sparse ? npmi_coherence<T>(X.csc, top) : npmi_coherence<T>(X.dense.view(), top);
+  double mean = 0;
+  for (double v : npmi) mean += v / static_cast<double>(npmi.size());
+  j["npmi"] = mean;
+  j["npmi_topics"] = npmi;
+}
+
 template <class T>
 json layer_reports(const Context& ctx, const io::AnyMatrix<T>& X, const FitOutcome<T>& out,
                    const std::vector<std::vector<int>>& labels, const std::vector<std::uint8_t>& known) {
@@ -187,6 +188,8 @@ json layer_reports(const Context& ctx, const io::AnyMatrix<T>& X, const FitOutco
   json layers = json::array();
   for (std::size_t l = 0; l < out.A.size(); ++l) {
     json j{{"layer", l}, {"rank", out.A[l].cols()}, {"rel_error", err[l]}};
+    // NPMI counts co-occurrences over all documents: not split over processes (docs/mpi.md).
+    if (ctx.processes() == 1) add_coherence(j, X, *out.model, static_cast<index_t>(l));
     if (!labels.empty()) {
       const auto& y = labels.size() == 1 ? labels[0] : labels[l];
       j["accuracy"] = label_accuracy<T>(ctx, out.S[l].view(), y, known);
@@ -228,9 +231,8 @@ json process_timings(const Context& ctx, const Timings& t) {
   for (int r = 0; r < ctx.processes(); ++r) {
     const double* v = all.data() + 7 * r;
     per.push_back({{"process", r}, {"load_s", v[0]}, {"fit_s", v[1]}, {"eval_s", v[2]},
-                   {"communication_s", v[3]}, {"communication_bytes", v[4]}, {"communication_calls", v[5]}});
-    // The part spent in the epochs (after the initialization).
-    per.back()["training_communication_s"] = v[6];
+                   {"communication_s", v[3]}, {"communication_bytes", v[4]}, {"communication_calls", v[5]},
+                   {"training_communication_s", v[6]}});  // the epochs' part (after the initialization)
   }
   return per;
 }
@@ -245,6 +247,7 @@ json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const jso
   if (!a.labels.empty()) report["labels"] = a.labels;
   if (!a.known.empty()) report["known"] = a.known;
   if (!a.eval_labels.empty()) report["eval_labels"] = a.eval_labels;
+  if (!a.columns.empty()) report["columns"] = a.columns;
   report["layers"] = layers;
   if (out.model) report["stop_reason"] = to_string(out.model->stop_reason());
   double epoch_s = 0;
@@ -261,15 +264,43 @@ json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const jso
   return report;
 }
 
+/// A matrix as NAME.mtx and, with --npy, NAME.npy too.
 template <class T>
-void write_factors(OutputDir& dir, const FitOutcome<T>& out, const std::string& method, bool with_S = true) {
+void write_matrix(OutputDir& dir, const std::string& name, const Matrix<T>& M, const std::string& comment, bool npy) {
+  io::write_mtx<T>(dir.stage(name + ".mtx"), M.view(), comment);
+  if (npy) io::write_npy<T>(dir.stage(name + ".npy"), M.view());
+}
+
+template <class T>
+void write_factors(OutputDir& dir, const FitOutcome<T>& out, const FitArgs& a, bool with_S = true) {
   for (std::size_t l = 0; l < out.A.size(); ++l) {
     const std::string k = std::to_string(l);
-    io::write_mtx<T>(dir.stage("A" + k + ".mtx"), out.A[l].view(), "factor A" + k + " (nnmf fit --method " + method + ")");
-    if (with_S) io::write_mtx<T>(dir.stage("S" + k + ".mtx"), out.S[l].view(), "coefficients S" + k);
+    write_matrix(dir, "A" + k, out.A[l], "factor A" + k + " (nnmf fit --method " + a.method + ")", a.npy);
+    if (with_S)
+      write_matrix(dir, "S" + k, out.S[l], "coefficients S" + k + (a.columns.empty() ? "" : " of the --columns " + a.columns), a.npy);
   }
-  if (!out.B.empty()) io::write_mtx<T>(dir.stage("B.mtx"), out.B.view(), "classifier B (classes x last rank)");
-  if (out.model) out.model->save(dir.stage("model.nnmf"));
+  if (!out.B.empty()) write_matrix(dir, "B", out.B, "classifier B (classes x last rank)", a.npy);
+  out.model->save(dir.stage("model.nnmf"));
+}
+
+/// --class-names, checked against the classes of --labels before the fit.
+std::vector<std::string> read_class_names(const FitArgs& a, const std::optional<Supervision>& sup) {
+  if (a.class_names.empty()) return {};
+  if (!sup) throw UsageError("--class-names needs --labels");
+  std::vector<std::string> names = io::read_lines(a.class_names);
+  if (static_cast<int>(names.size()) != sup->num_classes)
+    throw DimensionMismatch("--class-names " + a.class_names + " has " + std::to_string(names.size()) +
+                            " names but --labels " + a.labels + " has " + std::to_string(sup->num_classes) + " classes");
+  return names;
+}
+
+/// Every method's result as a model (topics, transform, eval and predict read it): the
+/// baselines' factors and classifier, with the method's name and the class names.
+template <class T>
+void complete_model(FitOutcome<T>& out, const std::string& method, std::vector<std::string> class_names) {
+  if (!out.model) out.model = NeuralNmf<T>::from_factors(out.A, out.B);
+  out.model->set_method(method);
+  if (!out.model->classifier().empty()) out.model->set_class_names(std::move(class_names));
 }
 
 std::string summary(const json& layers, double fit_s, const std::string& out) {
@@ -278,6 +309,8 @@ std::string summary(const json& layers, double fit_s, const std::string& out) {
   for (const auto& l : layers) {
     sum << "k=" << l["rank"].get<long>() << " err " << l["rel_error"].get<double>();
     if (l.contains("accuracy")) sum << " acc " << l["accuracy"].get<double>();
+    // Semi-supervised: what the labels it was not given say (the number that matters).
+    if (l.contains("accuracy_unlabeled")) sum << " (hidden " << l["accuracy_unlabeled"].get<double>() << ")";
     sum << "; ";
   }
   sum << fit_s << " s -> " << out;
@@ -292,39 +325,48 @@ FitOutcome<T> call(const Method& m, const FitRequest<T>& req) {
     return m.fit_double(req);
 }
 
-/// The inputs of a fit, read as the processes' blocks of columns (all of them for one process).
+/// The inputs of a fit: X (under mpirun this process's block of its columns, docs/mpi.md), the
+/// file's column count, the columns kept (--columns, or the block) and the label sets.
 template <class T>
 struct FitInputs {
   io::AnyMatrix<T> X;
-  index_t total_cols = 0;
-  std::pair<index_t, index_t> block;
+  index_t m = 0;
+  std::vector<index_t> cols;
+  std::pair<index_t, index_t> block{0, 0};
   std::vector<std::vector<int>> eval_sets;
+  std::vector<std::string> class_names;
 };
 
 template <class T>
 void read_fit_inputs(const FitArgs& a, bool multi, FitRequest<T>& req, FitInputs<T>& in) {
   if (multi) {  // one streaming pass over the file per process, keeping its columns
-    const io::MtxInfo info = io::read_mtx_info(a.X);
-    in.total_cols = info.cols;
-    in.block = mpi::block(info.cols);
+    if (!a.columns.empty())
+      throw UsageError("--columns: not under mpirun (each process reads its block of the columns of X)");
+    in.m = io::read_mtx_info(a.X).cols;
+    in.block = mpi::block(in.m);
     in.X = io::read_mtx_columns<T>(a.X, in.block.first, in.block.second);
+    for (index_t j = 0; j < in.block.second; ++j) in.cols.push_back(in.block.first + j);
   } else {
     in.X = io::read_mtx<T>(a.X);
-    in.total_cols = in.X.cols();
-    in.block = {0, in.X.cols()};
+    in.m = in.X.cols();
+    in.cols = read_columns(a.columns, in.m);
+    select_columns(in.X, in.cols);
   }
-  check_ranks_against_data(req.ranks, in.X.rows(), in.total_cols);
-  req.supervision = read_supervision(a, in.total_cols);
-  if (req.supervision) {
-    req.supervision->labels = block_of(std::move(req.supervision->labels), in.block);
-    req.supervision->known = block_of(std::move(req.supervision->known), in.block);
+  const index_t used = multi ? in.m : in.X.cols();  // the columns the fit spans, on all processes
+  check_ranks_against_data(req.ranks, in.X.rows(), used);
+  req.supervision = read_supervision(a, in.m, in.cols);
+  if (multi && in.block.second == 0 && req.supervision) {  // no column here (cols empty = all)
+    req.supervision->labels.clear();
+    req.supervision->known.clear();
   }
+  in.class_names = read_class_names(a, req.supervision);
   if (a.init == "dir")
     for (std::size_t l = 0; l < req.ranks.size(); ++l)
       req.neural.initial_factors.push_back(io::read_dense<double>(a.init_dir + "/A" + std::to_string(l) + ".mtx"));
-  read_mask(req.neural, a, in.X, in.block, multi);
-  for (auto& y : read_label_sets(a.eval_labels, "--eval-labels", in.total_cols, req.ranks.size()))
-    in.eval_sets.push_back(block_of(std::move(y), in.block));
+  read_mask(req.neural, a, in.X, in.m, in.cols, multi ? &in.block : nullptr);
+  in.eval_sets = read_label_sets(a.eval_labels, "--eval-labels", in.m, req.ranks.size(), in.cols);
+  if (multi && in.block.second == 0)
+    for (auto& y : in.eval_sets) y.clear();
 }
 
 template <class T>
@@ -369,6 +411,7 @@ int run_fit(const Common& c, const FitArgs& a) {
   FitOutcome<T> out = call(method, req);
   t.comm_after_fit_s = ctx.communication().seconds;
   arm_soft_interrupt(false);
+  complete_model(out, a.method, std::move(in.class_names));
   t.fit_s = since(t_fit);
   const auto t_eval = Clock::now();
   std::vector<std::vector<int>> labels = eval_sets;
@@ -381,10 +424,10 @@ int run_fit(const Common& c, const FitArgs& a) {
   t.eval_s = since(t_eval);
   const json data = data_info(ctx, a.X, X);
   const json per_process = process_timings(ctx, t);
-  if (s_blocks) mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", out.S, in.block, in.total_cols, a.X);
+  if (s_blocks) mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", out.S, in.block, in.m, a.X);
   detail::all_or_none(ctx, [&] {
     if (!writer) return;
-    write_factors(*dir, out, a.method, !s_blocks);
+    write_factors(*dir, out, a, !s_blocks);
     io::write_file_atomic(dir->stage("report.json"),
                           fit_report(c, a, ctx, data, req.ranks, out, layers, t, per_process).dump(2) + "\n");
     dir->commit();
@@ -426,6 +469,9 @@ void add_fit_model_options(CLI::App* cmd, FitArgs& a) {
   add_int(cmd, "--init-restarts", a.init_restarts, "random NMF starts per layer for --init nmf", 0);
   cmd->add_option("--mask", a.mask, "0/1 missing-data mask W (dense N x m Matrix Market)");
   cmd->add_flag("--no-warm-start", a.no_warm_start, "solve each epoch's NNLS from scratch");
+  add_columns_option(cmd, a.columns);
+  cmd->add_option("--class-names", a.class_names, "one name per class of --labels, kept in the model");
+  cmd->add_flag("--npy", a.npy, "also write A*.npy, S*.npy, B.npy (NumPy)");
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
-// The commands that use a fitted model: `transform`, `eval` and `topics`.
+// The commands that apply a fitted model to data: `transform`, `eval` and `predict`
+// (`topics` is in cmd_topics.cpp).
 #include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <sstream>
 
 #include "cli/cli.hpp"
+#include "cli/columns.hpp"
 #include "cli/mpi_run.hpp"
 #include "cli/numbers.hpp"
 #include "cli/output.hpp"
@@ -17,18 +19,33 @@ namespace {
 using json = nlohmann::json;
 
 struct ModelArgs {
-  std::string model, X, out, labels, fit_mask, score_mask, vocab, layer = "all";
-  int top = 10;
-  bool s_per_process = false;
+  std::string model, X, out, labels, fit_mask, score_mask, columns;
+  bool npy = false, refit = false, s_per_process = false;
 };
+
+/// The model and its data X, the --columns kept (@p cols receives them).
+template <class T>
+io::AnyMatrix<T> read_data(const ModelArgs& a, std::vector<index_t>& cols, index_t& m_file) {
+  io::AnyMatrix<T> X = io::read_mtx<T>(a.X);
+  m_file = X.cols();
+  cols = read_columns(a.columns, m_file);
+  select_columns(X, cols);
+  return X;
+}
+
+template <class T>
+std::vector<Matrix<T>> forward(const Context& ctx, const NeuralNmf<T>& model, const io::AnyMatrix<T>& X) {
+  return X.sparse ? model.transform(ctx, X.csc) : model.transform(ctx, X.dense.view());
+}
 
 // ---- transform ---------------------------------------------------------------------------------
 
-/// Under mpirun each process reads the model and its block of the columns of X, and process 0
-/// gathers and writes every S.
+/// Under mpirun (docs/mpi.md) each process reads the model and its block of the columns of X;
+/// process 0 gathers and writes every S (or each process writes its block, --s-per-process).
 template <class T>
-int run_transform(const Common& c, const ModelArgs& a) {
-  const Context ctx = mpi::agreed_context([&] { return c.context(); });
+int run_transform_blocks(const Common& c, const ModelArgs& a, const Context& ctx) {
+  if (!a.columns.empty())
+    throw UsageError("--columns: not under mpirun (each process reads its block of the columns of X)");
   const bool writer = ctx.process() == 0;
   NeuralNmf<T> model;
   io::AnyMatrix<T> X;
@@ -37,45 +54,53 @@ int run_transform(const Common& c, const ModelArgs& a) {
   index_t total = 0;
   detail::all_or_none(ctx, [&] {
     model = NeuralNmf<T>::load(a.model);
-    if (ctx.processes() > 1) {
-      total = io::read_mtx_info(a.X).cols;
-      blk = mpi::block(total);
-      X = io::read_mtx_columns<T>(a.X, blk.first, blk.second);
-    } else {
-      X = io::read_mtx<T>(a.X);
-    }
+    total = io::read_mtx_info(a.X).cols;
+    blk = mpi::block(total);
+    X = io::read_mtx_columns<T>(a.X, blk.first, blk.second);
     if (writer) dir.emplace(a.out, "-o", "transform");
   });
-  auto S = X.sparse ? model.transform(ctx, X.csc) : model.transform(ctx, X.dense.view());
-  const bool s_blocks = ctx.processes() > 1 && a.s_per_process;
+  auto S = forward(ctx, model, X);
+  const bool s_blocks = a.s_per_process;
   if (s_blocks)
     mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", S, blk, total, a.X + " under " + a.model);
   else
     for (auto& s : S) s = detail::gather_columns(ctx, s, 0);
   detail::all_or_none(ctx, [&] {
     if (!writer) return;
-    for (std::size_t l = 0; l < S.size() && !s_blocks; ++l)
-      io::write_mtx<T>(dir->stage("S" + std::to_string(l) + ".mtx"), S[l].view(),
-                       "coefficients S" + std::to_string(l) + " of " + a.X + " under " + a.model);
+    for (std::size_t l = 0; l < S.size() && !s_blocks; ++l) {
+      const std::string name = "S" + std::to_string(l);
+      io::write_mtx<T>(dir->stage(name + ".mtx"), S[l].view(), "coefficients " + name + " of " + a.X + " under " + a.model);
+      if (a.npy) io::write_npy<T>(dir->stage(name + ".npy"), S[l].view());
+    }
     dir->commit();
   });
   if (!c.quiet && writer) std::fprintf(stderr, "transform: %zu layers -> %s\n", S.size(), a.out.c_str());
   return 0;
 }
 
-// ---- eval --------------------------------------------------------------------------------------
-
-std::vector<std::vector<int>> read_label_sets(const std::string& spec, index_t m, std::size_t layers) {
-  std::vector<std::vector<int>> out;
-  std::vector<std::string> files;
-  std::stringstream ss(spec);
-  for (std::string f; std::getline(ss, f, ',');) files.push_back(f);
-  if (files.size() != 1 && files.size() != layers)
-    throw InvalidArgument("--labels: " + std::to_string(files.size()) + " files for " + std::to_string(layers) +
-                          " layers (give 1, or one per layer)");
-  for (const auto& f : files) out.push_back(io::read_labels(f, m));
-  return out;
+template <class T>
+int run_transform(const Common& c, const ModelArgs& a) {
+  const Context ctx = mpi::agreed_context([&] { return c.context(); });
+  if (ctx.processes() > 1) return run_transform_blocks<T>(c, a, ctx);
+  const NeuralNmf<T> model = NeuralNmf<T>::load(a.model);
+  std::vector<index_t> cols;
+  index_t m = 0;
+  const io::AnyMatrix<T> X = read_data<T>(a, cols, m);
+  OutputDir dir(a.out, "-o", "transform");
+  const auto S = forward(ctx, model, X);
+  for (std::size_t l = 0; l < S.size(); ++l) {
+    const std::string name = "S" + std::to_string(l);
+    io::write_mtx<T>(dir.stage(name + ".mtx"), S[l].view(),
+                     "coefficients " + name + " of " + a.X + (a.columns.empty() ? "" : " (--columns " + a.columns + ")") +
+                         " under " + a.model);
+    if (a.npy) io::write_npy<T>(dir.stage(name + ".npy"), S[l].view());
+  }
+  dir.commit();
+  if (!c.quiet) std::fprintf(stderr, "transform: %zu layers -> %s\n", S.size(), a.out.c_str());
+  return 0;
 }
+
+// ---- eval --------------------------------------------------------------------------------------
 
 /// A mask of --fit-mask / --score-mask; one that selects no column is refused (an accuracy
 /// from an empty fit or an empty score means nothing).
@@ -105,94 +130,107 @@ json print_layers(const std::vector<LayerReport>& rep, bool with_labels) {
   return layers;
 }
 
+/// Scores with the model's own classifier: the last layer's accuracy on the --score-mask
+/// columns (the other layers have no classifier of their own).
+template <class T>
+void score_as_is(std::vector<LayerReport>& rep, const NeuralNmf<T>& model, const std::vector<Matrix<T>>& S,
+                 const std::vector<std::vector<int>>& labels, const std::vector<std::uint8_t>& score) {
+  const std::vector<int>& y = labels.size() == 1 ? labels[0] : labels.back();
+  const int classes = 1 + *std::max_element(y.begin(), y.end());
+  if (classes > model.classifier().rows())
+    throw InvalidArgument("--labels: the last layer's labels have " + std::to_string(classes) +
+                          " classes but the model's classifier " + std::to_string(model.classifier().rows()) +
+                          " (labels of another level?); --refit scores them with a classifier fit to them");
+  const std::vector<int> predicted = model.classify(S.back().view());
+  double hits = 0, n = 0;
+  for (std::size_t j = 0; j < y.size(); ++j)
+    if (score.empty() || score[j]) {
+      hits += predicted[j] == y[j];
+      n += 1;
+    }
+  rep.back().accuracy = hits / n;
+}
+
+/// What eval's accuracies mean, printed above them.
+std::string classifier_note(bool refit, bool model_has_b, const std::string& fit_mask) {
+  if (!refit) return "classifier: the model's own B, last layer (no refit; --refit scores every layer)";
+  return std::string("classifier: refit per layer by the paper's rule, B = (Z o Y) S^+ from ") +
+         (fit_mask.empty() ? "all columns" : "the --fit-mask columns") +
+         (model_has_b ? "" : " (the model has no classifier of its own)");
+}
+
 template <class T>
 int run_eval(const Common& c, const ModelArgs& a) {
   const Context ctx = c.context();
-  if (a.labels.empty() && !(a.fit_mask.empty() && a.score_mask.empty()))
-    throw UsageError(std::string(a.fit_mask.empty() ? "--score-mask" : "--fit-mask") + " needs --labels");
+  if (a.labels.empty() && !(a.fit_mask.empty() && a.score_mask.empty() && !a.refit))
+    throw UsageError(std::string(!a.fit_mask.empty() ? "--fit-mask" : !a.score_mask.empty() ? "--score-mask" : "--refit") +
+                     " needs --labels");
   if (!a.out.empty()) check_output_file(a.out, "-o");
   const NeuralNmf<T> model = NeuralNmf<T>::load(a.model);
-  const io::AnyMatrix<T> X = io::read_mtx<T>(a.X);
-  const auto labels = a.labels.empty() ? std::vector<std::vector<int>>{}
-                                       : read_label_sets(a.labels, X.cols(), static_cast<std::size_t>(model.layers()));
-  const auto fit = read_nonempty_mask(a.fit_mask, "--fit-mask", X.cols(), "fitting the classifier B");
-  const auto score = read_nonempty_mask(a.score_mask, "--score-mask", X.cols(), "scoring");
-  const auto rep = X.sparse ? model.evaluate(ctx, X.csc, labels, fit, score)
-                            : model.evaluate(ctx, X.dense.view(), labels, fit, score);
+  std::vector<index_t> cols;
+  index_t m = 0;
+  const io::AnyMatrix<T> X = read_data<T>(a, cols, m);
+  const auto labels = read_label_sets(a.labels, "--labels", m, static_cast<std::size_t>(model.layers()), cols);
+  const bool refit = a.refit || !a.fit_mask.empty() || model.classifier().empty();
+  const auto fit = select_entries(read_nonempty_mask(a.fit_mask, "--fit-mask", m, "fitting the classifier B"), cols);
+  const auto score = select_entries(read_nonempty_mask(a.score_mask, "--score-mask", m, "scoring"), cols);
+  const auto with = refit ? labels : std::vector<std::vector<int>>{};
+  auto rep = X.sparse ? model.evaluate(ctx, X.csc, with, fit, score) : model.evaluate(ctx, X.dense.view(), with, fit, score);
+  if (!labels.empty()) {
+    if (!refit) score_as_is(rep, model, forward(ctx, model, X), labels, score);
+    std::printf("%s\n", classifier_note(refit, !model.classifier().empty(), a.fit_mask).c_str());
+  }
   const json layers = print_layers(rep, !labels.empty());
   if (!a.out.empty()) {
-    const json report{{"command", "eval"}, {"model", a.model}, {"data", a.X}, {"layers", layers}};
+    json report{{"command", "eval"}, {"model", a.model}, {"data", a.X}, {"layers", layers}};
+    if (!labels.empty()) report["classifier"] = refit ? "refit" : "model";
+    if (!a.columns.empty()) report["columns"] = a.columns;
     io::write_file_atomic(a.out, report.dump(2) + "\n");
   }
   return 0;
 }
 
-// ---- topics ------------------------------------------------------------------------------------
+// ---- predict -----------------------------------------------------------------------------------
 
-/// --layer: "all" (empty) or one layer index.
-std::optional<index_t> parse_layer(const std::string& spec) {
-  if (spec == "all") return std::nullopt;
-  return static_cast<index_t>(parse_integer("--layer", spec, 0, std::numeric_limits<int>::max()));
-}
-
-template <class T>
-std::vector<index_t> chosen_layers(const NeuralNmf<T>& model, std::optional<index_t> layer) {
-  std::vector<index_t> layers;
-  if (layer && *layer >= model.layers())
-    throw InvalidArgument("--layer " + std::to_string(*layer) + ": the model has layers 0.." +
-                          std::to_string(model.layers() - 1));
-  if (layer) return {*layer};
-  for (index_t l = 0; l < model.layers(); ++l) layers.push_back(l);
-  return layers;
-}
-
-/// How the topics of layer l-1 combine into those of layer l: the columns of A(l).
-template <class T>
-json hierarchy(const Matrix<T>& H) {
-  json h = json::array();
-  for (index_t j = 0; j < H.cols(); ++j) {
-    json col = json::array();
-    for (index_t i = 0; i < H.rows(); ++i) col.push_back(H(i, j));
-    h.push_back(col);
+/// predictions.csv: document (0-based column of X), class, and its name when the model has them.
+std::string predictions_csv(const std::vector<int>& cls, const std::vector<index_t>& cols,
+                            const std::vector<std::string>& names) {
+  std::string out = names.empty() ? "document,class\n" : "document,class,name\n";
+  for (std::size_t j = 0; j < cls.size(); ++j) {
+    out += std::to_string(original_column(cols, static_cast<index_t>(j))) + "," + std::to_string(cls[j]);
+    if (!names.empty()) out += "," + csv_field(names[static_cast<std::size_t>(cls[j])]);
+    out += "\n";
   }
-  return h;
+  return out;
 }
 
 template <class T>
-json print_layer_topics(const NeuralNmf<T>& model, index_t l, int top, const std::vector<std::string>& vocab) {
-  const auto best = model.top_features(l, top);
-  std::printf("layer %ld (rank %ld)\n", static_cast<long>(l), static_cast<long>(best.size()));
-  json lj{{"layer", l}, {"topics", json::array()}};
-  for (std::size_t t = 0; t < best.size(); ++t) {
-    std::printf("  topic %zu:", t);
-    json words = json::array();
-    for (index_t i : best[t]) {
-      const std::string w = vocab.empty() ? std::to_string(i) : vocab[static_cast<std::size_t>(i)];
-      std::printf(" %s", w.c_str());
-      words.push_back(w);
-    }
-    std::printf("\n");
-    lj["topics"].push_back(words);
-  }
-  if (l >= 1) lj["hierarchy"] = hierarchy(model.factors()[static_cast<std::size_t>(l)]);
-  return lj;
-}
-
-template <class T>
-int run_topics(const Common&, const ModelArgs& a) {
-  const std::optional<index_t> layer = parse_layer(a.layer);
-  if (!a.out.empty()) check_output_file(a.out, "-o");
+int run_predict(const Common& c, const ModelArgs& a) {
+  const Context ctx = c.context();
   const NeuralNmf<T> model = NeuralNmf<T>::load(a.model);
-  std::vector<std::string> vocab;
-  if (!a.vocab.empty()) vocab = io::read_lines(a.vocab);
-  // Checked before anything is printed: a vocabulary of another length names wrong terms.
-  if (!vocab.empty() && static_cast<index_t>(vocab.size()) != model.features())
-    throw DimensionMismatch("--vocab " + a.vocab + " has " + std::to_string(vocab.size()) + " terms but the model has " +
-                            std::to_string(model.features()) + " features (rows of X)");
-  const auto layers = chosen_layers(model, layer);
-  json out = json::array();
-  for (index_t l : layers) out.push_back(print_layer_topics(model, l, a.top, vocab));
-  if (!a.out.empty()) io::write_file_atomic(a.out, json{{"layers", out}}.dump(2) + "\n");
+  if (model.classifier().empty())
+    throw InvalidArgument(a.model + ": the model has no classifier (it was fit without --labels); predict needs a "
+                          "supervised fit (`nnmf eval --labels` scores layers by refitting one)");
+  std::vector<index_t> cols;
+  index_t m = 0;
+  const io::AnyMatrix<T> X = read_data<T>(a, cols, m);
+  const auto labels = read_label_sets(a.labels, "--labels", m, 1, cols);
+  OutputDir dir(a.out, "-o", "predict");
+  const std::vector<int> cls = model.classify(forward(ctx, model, X).back().view());
+  io::write_labels(dir.stage("labels.txt"), cls);
+  io::write_file_atomic(dir.stage("predictions.csv"), predictions_csv(cls, cols, model.class_names()));
+  json report{{"command", "predict"}, {"model", a.model}, {"data", a.X}, {"documents", cls.size()},
+              {"layer", model.layers() - 1}};
+  if (!a.columns.empty()) report["columns"] = a.columns;
+  if (!labels.empty()) {
+    double hits = 0;
+    for (std::size_t j = 0; j < cls.size(); ++j) hits += cls[j] == labels[0][j];
+    report["accuracy"] = hits / static_cast<double>(cls.size());
+    std::printf("accuracy %.4f (%zu documents)\n", hits / static_cast<double>(cls.size()), cls.size());
+  }
+  io::write_file_atomic(dir.stage("report.json"), report.dump(2) + "\n");
+  dir.commit();
+  if (!c.quiet) std::fprintf(stderr, "predict: %zu documents -> %s\n", cls.size(), a.out.c_str());
   return 0;
 }
 
@@ -204,6 +242,8 @@ Command add_transform_command(CLI::App& app, const Common& c) {
   cmd->add_option("model", a->model, "model.nnmf from `nnmf fit`")->required();
   cmd->add_option("X", a->X, "data X (N x m)")->required();
   cmd->add_option("-o,--output", a->out, "output folder (S0.mtx, S1.mtx, ...), replaced as a whole")->required();
+  add_columns_option(cmd, a->columns);
+  cmd->add_flag("--npy", a->npy, "also write S*.npy (NumPy)");
   cmd->add_flag("--s-per-process", a->s_per_process,
                 "under mpirun: each process writes its columns as S<l>.p<r>.mtx instead of process 0 gathering S<l>.mtx");
   const Common* cp = &c;
@@ -216,23 +256,25 @@ Command add_eval_command(CLI::App& app, const Common& c) {
   cmd->add_option("model", a->model, "model.nnmf")->required();
   cmd->add_option("X", a->X, "data X (N x m)")->required();
   cmd->add_option("--labels", a->labels, "labels (one file, or one per layer, comma-separated)");
-  cmd->add_option("--fit-mask", a->fit_mask, "0/1: columns whose labels fit B (default all; at least one 1)");
+  cmd->add_flag("--refit", a->refit, "fit a classifier per layer by the paper's rule (default: the model's own B)");
+  cmd->add_option("--fit-mask", a->fit_mask, "0/1: columns whose labels fit B (implies --refit; at least one 1)");
   cmd->add_option("--score-mask", a->score_mask, "0/1: columns scored (default all; at least one 1)");
+  add_columns_option(cmd, a->columns);
   cmd->add_option("-o,--output", a->out, "also write a JSON report");
   const Common* cp = &c;
   return {cmd, [a, cp] { return dispatch(*cp, [&](auto t) { return run_eval<decltype(t)>(*cp, *a); }); }};
 }
 
-Command add_topics_command(CLI::App& app, const Common& c) {
+Command add_predict_command(CLI::App& app, const Common& c) {
   auto a = std::make_shared<ModelArgs>();
-  CLI::App* cmd = app.add_subcommand("topics", "top features of each topic and the topic hierarchy");
-  cmd->add_option("model", a->model, "model.nnmf")->required();
-  cmd->add_option("--vocab", a->vocab, "one term per line, one line per row of X");
-  add_int(cmd, "--top", a->top, "terms per topic", 1);
-  cmd->add_option("--layer", a->layer, "layer index (0, 1, ...) or 'all'")->capture_default_str();
-  cmd->add_option("-o,--output", a->out, "also write JSON");
+  CLI::App* cmd = app.add_subcommand("predict", "class of each document by a supervised model's own classifier");
+  cmd->add_option("model", a->model, "model.nnmf of a fit with --labels")->required();
+  cmd->add_option("X", a->X, "data X (N x m)")->required();
+  cmd->add_option("-o,--output", a->out, "output folder (labels.txt, predictions.csv, report.json)")->required();
+  cmd->add_option("--labels", a->labels, "true classes: also report the accuracy");
+  add_columns_option(cmd, a->columns);
   const Common* cp = &c;
-  return {cmd, [a, cp] { return dispatch(*cp, [&](auto t) { return run_topics<decltype(t)>(*cp, *a); }); }};
+  return {cmd, [a, cp] { return dispatch(*cp, [&](auto t) { return run_predict<decltype(t)>(*cp, *a); }); }};
 }
 
 }  // namespace nnmf::cli

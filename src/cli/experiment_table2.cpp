@@ -8,6 +8,7 @@
 #include "cli/experiment_util.hpp"
 #include "cli/numbers.hpp"
 #include "cli/output.hpp"
+#include "cli/topic_svg.hpp"
 
 namespace nnmf::cli::exp {
 namespace {
@@ -109,8 +110,11 @@ void trial0_outputs(const Spec& sp, int s, const Run& r, const Data& d, Results&
   }
   if (L < 2) return;
   const std::string svg = res.stem + "_A1_" + sp.key + (s ? "_semi" : "_unsup") + ".svg";
-  res.files[svg] = heatmap_svg(r.out.A[1], topic_labels(top[0], "t", 4), topic_labels(top[1], "T", 3),
-                               sp.label + ", " + (s ? "75% labels" : "unsupervised") + ": A(1), trial 0");
+  HeatmapStyle style;
+  style.title = sp.label + ", " + (s ? "75% labels" : "unsupervised") + ": A(1), trial 0";
+  style.caption = "rows: layer-0 topics; columns: layer-1 topics; cell: column-normalised A(1) "
+                  "(share of the row topic in the column topic)";
+  res.files[svg] = heatmap_svg(r.out.A[1], topic_labels(top[0], "t", 4), topic_labels(top[1], "T", 3), style);
   res.figures << "- " << sp.label << ", " << kSupName[s] << ": [" << svg << "](" << svg << ")\n";
 }
 

@@ -82,18 +82,6 @@ std::string machine(const Context& ctx) {
   return os.str();
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char ch : s) {
-    if (ch == '&') o += "&amp;";
-    else if (ch == '<') o += "&lt;";
-    else if (ch == '>') o += "&gt;";
-    else if (ch == '"') o += "&quot;";
-    else o += ch;
-  }
-  return o;
-}
-
 }  // namespace
 
 std::string fmt(double x, int prec) {
@@ -166,53 +154,6 @@ std::string need(const std::string& path) {
     throw IoError(path + ": not found (point --data at the folder holding synthetic-hierarchy/ and 20news/, "
                   "e.g. ../shared/data)");
   return path;
-}
-
-std::string heatmap_svg(const Matrix<double>& A1, const std::vector<std::string>& rows,
-                        const std::vector<std::string>& cols, const std::string& title) {
-  const index_t k0 = A1.rows(), k1 = A1.cols();
-  Matrix<double> H(k0, k1);
-  double vmax = 0;
-  for (index_t j = 0; j < k1; ++j) {
-    double s = 0;
-    for (index_t i = 0; i < k0; ++i) s += A1(i, j);
-    for (index_t i = 0; i < k0; ++i) {
-      H(i, j) = s > 0 ? A1(i, j) / s : 0;
-      vmax = std::max(vmax, H(i, j));
-    }
-  }
-  const int cw = 62, ch = 26, left = 300, top = 170, right = 20, bottom = 40;
-  const int W = left + cw * static_cast<int>(k1) + right, Ht = top + ch * static_cast<int>(k0) + bottom;
-  std::ostringstream os;
-  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << Ht
-     << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\">\n"
-     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-     << "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">" << xml_escape(title) << "</text>\n"
-     << "<text x=\"10\" y=\"38\" fill=\"#444\">rows: layer-0 topics; columns: layer-1 topics; "
-        "cell: column-normalised A(1) (share of the row topic in the column topic)</text>\n";
-  for (index_t j = 0; j < k1; ++j) {
-    const int x = left + cw * static_cast<int>(j) + cw / 2;
-    os << "<text transform=\"translate(" << x << "," << top - 6 << ") rotate(-40)\">"
-       << xml_escape(cols[static_cast<std::size_t>(j)]) << "</text>\n";
-  }
-  for (index_t i = 0; i < k0; ++i) {
-    const int y = top + ch * static_cast<int>(i);
-    os << "<text x=\"" << left - 6 << "\" y=\"" << y + ch / 2 + 4 << "\" text-anchor=\"end\">"
-       << xml_escape(rows[static_cast<std::size_t>(i)]) << "</text>\n";
-    for (index_t j = 0; j < k1; ++j) {
-      const double t = vmax > 0 ? H(i, j) / vmax : 0;
-      // white -> dark blue
-      const int r = static_cast<int>(255 - t * (255 - 8)), g = static_cast<int>(255 - t * (255 - 48)),
-                b = static_cast<int>(255 - t * (255 - 107));
-      const int x = left + cw * static_cast<int>(j);
-      os << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cw << "\" height=\"" << ch
-         << "\" fill=\"rgb(" << r << "," << g << "," << b << ")\" stroke=\"#ddd\"/>"
-         << "<text x=\"" << x + cw / 2 << "\" y=\"" << y + ch / 2 + 4 << "\" text-anchor=\"middle\" fill=\""
-         << (t > 0.55 ? "white" : "black") << "\">" << fmt(H(i, j), 2) << "</text>\n";
-    }
-  }
-  os << "</svg>\n";
-  return os.str();
 }
 
 /// "t3: space nasa orbit" labels from the top terms of each topic of layer l.

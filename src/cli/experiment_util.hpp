@@ -90,9 +90,6 @@ std::string header(const std::string& title, const std::string& command, const C
                    const std::string& extra);
 /// @p path if it exists, else IoError saying where the data was expected.
 std::string need(const std::string& path);
-/// Heat map of A(1) (k0 x k1), each column scaled to sum 1.
-std::string heatmap_svg(const Matrix<double>& A1, const std::vector<std::string>& rows,
-                        const std::vector<std::string>& cols, const std::string& title);
 /// "t3: space nasa orbit" labels from the top terms of each topic.
 std::vector<std::string> topic_labels(const std::vector<std::vector<std::string>>& top, const std::string& prefix,
                                       std::size_t words);

@@ -414,6 +414,24 @@ std::vector<std::vector<std::string>> NeuralNmf<T>::top_terms(index_t l, index_t
 }
 
 template <class T>
+std::vector<int> NeuralNmf<T>::classify(MatrixView<const T> SL) const {
+  if (B_.empty())
+    throw InvalidArgument("NeuralNmf::classify: the model has no classifier (fit it with labels, or score layers "
+                          "with evaluate(), which fits one by the paper's rule)");
+  if (SL.rows != B_.cols())
+    throw DimensionMismatch("NeuralNmf::classify: S has " + std::to_string(SL.rows) + " rows but the classifier " +
+                            std::to_string(B_.cols()) + " columns (the last rank)");
+  Matrix<double> scores(B_.rows(), SL.cols);
+  for (index_t j = 0; j < SL.cols; ++j)
+    for (index_t t = 0; t < SL.rows; ++t) {
+      const double s = static_cast<double>(SL(t, j));
+      if (s != 0)
+        for (index_t c = 0; c < B_.rows(); ++c) scores(c, j) += static_cast<double>(B_(c, t)) * s;
+    }
+  return argmax_columns<double>(scores.view());
+}
+
+template <class T>
 std::vector<int> argmax_columns(MatrixView<const T> M) {
   std::vector<int> out(static_cast<std::size_t>(M.cols));
   for (index_t j = 0; j < M.cols; ++j) {
@@ -623,6 +641,14 @@ void put_matrix(std::string& out, const Matrix<T>& M) {
 }  // namespace detail
 
 template <class T>
+void NeuralNmf<T>::set_class_names(std::vector<std::string> names) {
+  if (!names.empty() && static_cast<index_t>(names.size()) != B_.rows())
+    throw DimensionMismatch("NeuralNmf::set_class_names: " + std::to_string(names.size()) + " names for a classifier of " +
+                            std::to_string(B_.rows()) + " classes");
+  class_names_ = std::move(names);
+}
+
+template <class T>
 void NeuralNmf<T>::save(const std::string& path) const {
   using detail::put;
   if (A_.empty()) throw InvalidArgument("NeuralNmf::save: the model has no factors");
@@ -633,6 +659,8 @@ void NeuralNmf<T>::save(const std::string& path) const {
   nlohmann::json meta;
   meta["created_by"] = std::string("nnmf ") + NNMF_VERSION_STRING;
   meta["stop_reason"] = to_string(stop_reason_);
+  if (!method_.empty()) meta["method"] = method_;
+  if (!class_names_.empty()) meta["class_names"] = class_names_;
   meta["history"] = nlohmann::json::array();
   // No wall times here (they belong in the CLI's report.json): the same fit saves the same bytes.
   for (const auto& r : history_)
@@ -733,9 +761,13 @@ NeuralNmf<T> NeuralNmf<T>::load(const std::string& path) {
         }
       if (!known) throw IoError("unknown stop_reason '" + why + "'");
     }
+    if (meta.contains("method")) m.method_ = meta.at("method").get<std::string>();
+    if (meta.contains("class_names")) m.set_class_names(meta.at("class_names").get<std::vector<std::string>>());
   } catch (const nlohmann::json::exception& e) {
     throw IoError(path + ": corrupt model metadata: " + e.what());
   } catch (const IoError& e) {
+    throw IoError(path + ": corrupt model metadata: " + e.what());
+  } catch (const DimensionMismatch& e) {
     throw IoError(path + ": corrupt model metadata: " + e.what());
   }
   return m;

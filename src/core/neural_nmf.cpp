@@ -249,6 +249,7 @@ NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, MatrixView<const T> X, const 
     NeuralNmf<T> m = from_factors(std::move(A), std::move(B));
     m.history_ = std::move(h.history);
     m.stop_reason_ = h.reason;
+    m.method_ = "neural";
     return m;
   });
 }
@@ -265,6 +266,7 @@ NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, const CscMatrix<T>& X, const 
     NeuralNmf<T> m = from_factors(std::move(A), std::move(B));
     m.history_ = std::move(h.history);
     m.stop_reason_ = h.reason;
+    m.method_ = "neural";
     return m;
   });
 }

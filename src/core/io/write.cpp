@@ -191,6 +191,29 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   write_atomic(path, content, false);
 }
 
+template <class T>
+void write_npy(const std::string& path, MatrixView<const T> A) {
+  static_assert(std::is_same<T, float>::value || std::is_same<T, double>::value, "float or double");
+  std::string header = std::string("{'descr': '<f") + (sizeof(T) == 8 ? "8" : "4") +
+                       "', 'fortran_order': True, 'shape': (" + std::to_string(A.rows) + ", " +
+                       std::to_string(A.cols) + "), }";
+  // Magic (6) + version (2) + length (2) + header + '\n', padded with spaces to 64 bytes.
+  const std::size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
+  header.append(total - 10 - header.size() - 1, ' ');
+  header += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  // The matrix is in memory, so rows x cols x sizeof(T) fits in size_t.
+  out.reserve(out.size() + static_cast<std::size_t>(A.rows) * static_cast<std::size_t>(A.cols) * sizeof(T));
+  for (index_t j = 0; j < A.cols && A.rows > 0; ++j)
+    out.append(reinterpret_cast<const char*>(&A(0, j)), static_cast<std::size_t>(A.rows) * sizeof(T));
+  write_atomic(path, out, false);
+}
+
+template void write_npy<float>(const std::string&, MatrixView<const float>);
+template void write_npy<double>(const std::string&, MatrixView<const double>);
 template void write_mtx<float>(const std::string&, MatrixView<const float>, const std::string&);
 template void write_mtx<double>(const std::string&, MatrixView<const double>, const std::string&);
 template void write_mtx<float>(const std::string&, const CscMatrix<float>&, const std::string&);
