@@ -105,6 +105,7 @@ void expect_same(const NeuralNmf<double>& ref, const NeuralNmf<double>& par) {
     EXPECT_LE(std::abs(h1[e].loss - h2[e].loss), 1e-12 * std::abs(h1[e].loss)) << "epoch " << e + 1;
     EXPECT_EQ(h1[e].line_search_trials, h2[e].line_search_trials) << "epoch " << e + 1;
     EXPECT_EQ(h1[e].nnls_iterations, h2[e].nnls_iterations) << "epoch " << e + 1;
+    EXPECT_EQ(h1[e].validation_accuracy, h2[e].validation_accuracy) << "epoch " << e + 1;
   }
   EXPECT_EQ(ref.stop_reason(), par.stop_reason());
   for (std::size_t l = 0; l < ref.factors().size(); ++l)
@@ -281,6 +282,34 @@ TEST(Mpi, NewsSampleSparseLeanInit) {
     expect_same(ref, par);
     expect_same_reports(r1, r2);
   }
+}
+
+TEST(Mpi, EarlyStoppingOnHeldOutLabels) {
+  const auto X = io::read_sparse<double>(data("20news-subsample/X.mtx"));
+  const auto y = io::read_labels(data("20news-subsample/super_labels.txt"));
+  const auto known = io::read_mask(data("20news-subsample/known60.txt"));
+  FitOptions o;
+  o.ranks = {10, 4};
+  o.seed = 3;
+  o.epochs = 40;
+  o.patience = 0;
+  o.init_restarts = 1;
+  o.validation_fraction = 0.25;  // 30 of the 120 known labels held out, wherever they lie
+  o.validation_min_labels = 10;
+  o.validation_patience = 3;
+  Supervision sup;
+  sup.labels = y;
+  sup.known = known;
+  o.supervision = sup;
+  const auto b = bounds(X.cols(), world_size(), Split::empty_last);
+  const auto ref = NeuralNmf<double>::fit(one(), X, o);
+  FitOptions po = o;
+  po.supervision->labels = block_of(y, b);
+  po.supervision->known = block_of(known, b);
+  const auto par = NeuralNmf<double>::fit(all(), block_of(X, b), po);
+  expect_same(ref, par);
+  EXPECT_GE(ref.history().at(0).validation_accuracy, 0.0);
+  EXPECT_EQ(ref.stop_reason(), StopReason::validation);  // and the best epoch's factors kept
 }
 
 TEST(Mpi, NmfAnlsAndHals) {

@@ -56,6 +56,8 @@ enum class StopReason {
   converged,    ///< the loss moved by less than rel_tol x |loss| over the last `patience` epochs
   stationary,   ///< line search: no descent along the projected gradient (a stationary point)
   epoch_cap,    ///< FitOptions::epochs epochs were run
+  validation,   ///< the accuracy on the held-out known labels stopped improving (FitOptions::
+                ///< validation_fraction); the factors of its best epoch are kept
   interrupted,  ///< FitOptions::should_stop returned true (during initialization or training)
 };
 
@@ -87,6 +89,9 @@ struct EpochRecord {
   double seconds = 0;         ///< wall time of the epoch
   index_t nnls_iterations = 0;
   int line_search_trials = 0;
+  /// Accuracy on the held-out known labels after the epoch (FitOptions::validation_fraction);
+  /// -1 when no labels are held out.
+  double validation_accuracy = -1;
 };
 
 struct FitOptions {
@@ -109,6 +114,20 @@ struct FitOptions {
   /// patience = 0 disables the test. See experiments/results/stopping.md for the choice.
   double rel_tol = 1e-4;
   int patience = 10;          ///< the window, in epochs
+  /// Early stopping on held-out labels (supervised fits). A seeded validation_fraction of the
+  /// known columns is left out of the supervision term; after every epoch the classifier's
+  /// accuracy on them is measured, training stops (StopReason::validation) once it has not
+  /// improved for validation_patience epochs, and the factors and classifier of the best epoch
+  /// (the earliest, on ties; epoch 0 = the initialization) are kept. The label term otherwise
+  /// goes on trading reconstruction for the training labels long after the held-out accuracy
+  /// peaked (full 20 Newsgroups, ranks 20,6, train split labelled: held-out accuracy 0.785
+  /// after 10 epochs, 0.773 after 50, 0.749 after 200; experiments/results/stopping.md).
+  /// Used only when it holds out at least validation_min_labels columns (an accuracy that
+  /// resolves 1%): on the paper's small data sets it is off and nothing changes.
+  /// validation_fraction = 0 turns it off.
+  double validation_fraction = 0.1;
+  index_t validation_min_labels = 100;
+  int validation_patience = 5;
   double learning_rate = 0;   ///< gd/adam; 0 = 1 for gd with Scaling::mean, else required
   double lr_decay = 1.0;      ///< gd: lr *= lr_decay every decay_every epochs
   int decay_every = 1;

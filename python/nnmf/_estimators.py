@@ -364,6 +364,9 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
     max_iter : epoch cap.  tol, n_iter_no_change : stop when the loss decreases by less than
         tol (relative) over n_iter_no_change epochs (FitOptions::rel_tol and patience; None =
         the library's defaults; n_iter_no_change=0 runs max_iter epochs).
+    validation_fraction : share of the known labels held out to stop training once their
+        accuracy stops improving, keeping the best epoch (FitOptions::validation_fraction; used
+        only when it holds out at least 100 labels; None = the library's 0.1, 0 = off).
     init : 'nmf' (hierarchical NMF with restarts) or 'random'.
     random_state : None, int or RandomState.
     scaling : 'sum' or 'mean'.  optimizer : 'line-search', 'gd' or 'adam' (learning_rate for
@@ -377,8 +380,8 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
     _supervised = True
 
     def __init__(self, ranks=(20, 6), *, loss="reconstruction", supervision="l2", lambda_=1.0,
-                 max_iter=200, tol=None, n_iter_no_change=None, init="nmf", random_state=None,
-                 scaling="sum",
+                 max_iter=200, tol=None, n_iter_no_change=None, validation_fraction=None,
+                 init="nmf", random_state=None, scaling="sum",
                  optimizer="line-search", learning_rate=0.0, device="cpu", n_threads=0,
                  verbose=0, callback=None):
         self.ranks = ranks
@@ -388,6 +391,7 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.validation_fraction = validation_fraction
         self.init = init
         self.random_state = random_state
         self.scaling = scaling
@@ -405,6 +409,8 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
                     learning_rate=float(self.learning_rate), epochs=int(self.max_iter),
                     rel_tol=None if self.tol is None else float(self.tol),
                     patience=None if self.n_iter_no_change is None else int(self.n_iter_no_change),
+                    validation_fraction=(None if self.validation_fraction is None
+                                         else float(self.validation_fraction)),
                     init=self.init,
                     seed=_seed(self.random_state))
         sup = {}

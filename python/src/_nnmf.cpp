@@ -225,6 +225,7 @@ nnmf::FitOptions fit_options(Options& o) {
   f.epochs = o.get("epochs", f.epochs);
   f.rel_tol = o.get("rel_tol", f.rel_tol);
   f.patience = o.get("patience", f.patience);
+  f.validation_fraction = o.get("validation_fraction", f.validation_fraction);
   const auto init = o.get<std::string>("init", "nmf");
   if (init == "nmf") f.init = nnmf::Init::nmf;
   else if (init == "random") f.init = nnmf::Init::random;
@@ -255,11 +256,13 @@ nnmf::NmfOptions nmf_options(Options& o) {
 // ---- progress and Ctrl-C -----------------------------------------------------------------------
 
 py::dict epoch_dict(const nnmf::EpochRecord& r) {
-  return py::dict(py::arg("epoch") = r.epoch, py::arg("loss") = r.loss,
-                  py::arg("reconstruction") = r.reconstruction, py::arg("energy") = r.energy,
-                  py::arg("supervision") = r.supervision, py::arg("step") = r.step,
-                  py::arg("seconds") = r.seconds, py::arg("nnls_iterations") = r.nnls_iterations,
-                  py::arg("line_search_trials") = r.line_search_trials);
+  py::dict d(py::arg("epoch") = r.epoch, py::arg("loss") = r.loss,
+             py::arg("reconstruction") = r.reconstruction, py::arg("energy") = r.energy,
+             py::arg("supervision") = r.supervision, py::arg("step") = r.step,
+             py::arg("seconds") = r.seconds, py::arg("nnls_iterations") = r.nnls_iterations,
+             py::arg("line_search_trials") = r.line_search_trials);
+  if (r.validation_accuracy >= 0) d["validation_accuracy"] = r.validation_accuracy;
+  return d;
 }
 
 /// The fit's callbacks: on_epoch calls a Python callable, should_stop checks for signals. Both

@@ -211,3 +211,15 @@ def test_cuda_device_without_cuda_is_a_clear_error(synthetic):
     # NotCompiled (RuntimeError) in a build without CUDA; no device (ValueError) with it
     with pytest.raises((RuntimeError, ValueError), match="(?i)cuda|device"):
         nnmf.NeuralNMF(ranks=(2, 1), device="cuda").fit(synthetic["X"])
+
+
+def test_validation_fraction_reaches_the_library(news):
+    """Early stopping on held-out labels: off on data this small (it needs 100 held-out
+    labels; 0.3 x 200 = 60), and a fraction outside [0, 1) is the library's error."""
+    y = news["sub"] % 6
+    records = []
+    nnmf.NeuralNMF(ranks=(10, 6), max_iter=3, random_state=0, validation_fraction=0.3,
+                   callback=records.append).fit(news["X"], y)
+    assert len(records) == 3 and all("validation_accuracy" not in r for r in records)
+    with pytest.raises(ValueError, match="validation_fraction must lie in"):
+        nnmf.NeuralNMF(ranks=(10, 6), max_iter=3, validation_fraction=1.5).fit(news["X"], y)

@@ -29,6 +29,8 @@ struct FitArgs {
   std::optional<int> epochs;
   std::optional<double> energy_weight, recon_weight;
   double lambda = 1, lr = 0, lr_decay = 1, rel_tol = FitOptions{}.rel_tol;
+  double validation = FitOptions{}.validation_fraction;
+  int validation_patience = FitOptions{}.validation_patience;
   int decay_every = 1, patience = FitOptions{}.patience, init_iterations = 300, init_restarts = 4, classes = 0;
   std::vector<std::string> set;
   bool no_warm_start = false, npy = false, s_per_process = false;
@@ -82,6 +84,8 @@ FitOptions neural_options(const FitArgs& a) {
   o.decay_every = a.decay_every;
   o.rel_tol = a.rel_tol;
   o.patience = a.patience;
+  o.validation_fraction = a.validation;
+  o.validation_patience = a.validation_patience;
   o.warm_start = !a.no_warm_start;
   o.init_iterations = a.init_iterations;
   o.init_restarts = a.init_restarts;
@@ -207,6 +211,7 @@ json history_json(const std::vector<EpochRecord>& history, double& epoch_seconds
     hist.push_back({{"epoch", h.epoch}, {"loss", h.loss}, {"reconstruction", h.reconstruction},
                     {"energy", h.energy}, {"supervision", h.supervision}, {"step", h.step},
                     {"seconds", h.seconds}, {"nnls_iterations", h.nnls_iterations}});
+    if (h.validation_accuracy >= 0) hist.back()["validation_accuracy"] = h.validation_accuracy;
     epoch_seconds += h.seconds;
   }
   return hist;
@@ -463,6 +468,10 @@ void add_fit_model_options(CLI::App* cmd, FitArgs& a) {
   add_int(cmd, "--decay-every", a.decay_every, "epochs between decays", 1);
   add_real(cmd, "--rel-tol", a.rel_tol, "stop when the loss moved by less than this fraction of itself ...", 0);
   add_int(cmd, "--patience", a.patience, "... over this many epochs (0 = run all epochs)", 0);
+  add_real(cmd, "--validation", a.validation,
+           "share of the known labels held out to stop training when their accuracy stops improving "
+           "(used when >= 100 labels; 0 = off)", 0, 0.9);
+  add_int(cmd, "--validation-patience", a.validation_patience, "... epochs without improvement", 1);
   add_choice(cmd, "--init", a.init, "nmf, random or dir", {"nmf", "random", "dir"});
   cmd->add_option("--init-dir", a.init_dir, "directory with A0.mtx, A1.mtx, ... for --init dir");
   add_int(cmd, "--init-iterations", a.init_iterations, "NMF iterations per layer for --init nmf", 0);

@@ -15,6 +15,9 @@ nlohmann::json settings_json(const FitOptions& o) {
   s["epochs"] = o.epochs;
   s["rel_tol"] = o.rel_tol;
   s["patience"] = o.patience;
+  if (o.supervision)
+    s["validation"] = {{"fraction", o.validation_fraction}, {"min_labels", o.validation_min_labels},
+                       {"patience", o.validation_patience}};
   s["lean_init_columns"] = o.lean_init_columns;
   if (o.optimizer != Optimizer::line_search) {
     s["learning_rate"] = o.learning_rate > 0 ? o.learning_rate : 1.0;

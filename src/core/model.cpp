@@ -663,7 +663,7 @@ void NeuralNmf<T>::save(const std::string& path) const {
   if (!class_names_.empty()) meta["class_names"] = class_names_;
   meta["history"] = nlohmann::json::array();
   // No wall times here (they belong in the CLI's report.json): the same fit saves the same bytes.
-  for (const auto& r : history_)
+  for (const auto& r : history_) {
     meta["history"].push_back({{"epoch", r.epoch},
                                {"loss", r.loss},
                                {"reconstruction", r.reconstruction},
@@ -672,6 +672,8 @@ void NeuralNmf<T>::save(const std::string& path) const {
                                {"step", r.step},
                                {"nnls_iterations", r.nnls_iterations},
                                {"line_search_trials", r.line_search_trials}});
+    if (r.validation_accuracy >= 0) meta["history"].back()["validation_accuracy"] = r.validation_accuracy;
+  }
   const std::string js = meta.dump();
   put<std::uint64_t>(payload, js.size());
   payload += js;
@@ -747,6 +749,7 @@ NeuralNmf<T> NeuralNmf<T>::load(const std::string& path) {
       if (h.contains("seconds")) rec.seconds = json_real(h, "seconds");
       rec.nnls_iterations = json_int(h, "nnls_iterations", 0, INT64_MAX);
       rec.line_search_trials = static_cast<int>(json_int(h, "line_search_trials", 0, INT32_MAX));
+      if (h.contains("validation_accuracy")) rec.validation_accuracy = json_real(h, "validation_accuracy");
       m.history_.push_back(rec);
     }
     // Absent in files written before it existed: StopReason::none.
@@ -754,7 +757,7 @@ NeuralNmf<T> NeuralNmf<T>::load(const std::string& path) {
       const std::string why = meta.at("stop_reason").get<std::string>();
       bool known = false;
       for (StopReason v : {StopReason::none, StopReason::converged, StopReason::stationary,
-                           StopReason::epoch_cap, StopReason::interrupted})
+                           StopReason::epoch_cap, StopReason::interrupted, StopReason::validation})
         if (why == to_string(v)) {
           m.stop_reason_ = v;
           known = true;

@@ -43,6 +43,8 @@ const char* to_string(StopReason v) noexcept {
       return "epoch_cap";
     case StopReason::interrupted:
       return "interrupted";
+    case StopReason::validation:
+      return "validation";
   }
   return "unknown";
 }
@@ -117,6 +119,10 @@ void check_fit_options(const FitOptions& o, index_t n, index_t m, bool sparse) {
   if (o.epochs < 0) bad("epochs must be >= 0, got " + std::to_string(o.epochs));
   check_finite_nonneg("rel_tol", o.rel_tol);
   if (o.patience < 0) bad("patience must be >= 0");
+  if (!(o.validation_fraction >= 0 && o.validation_fraction < 1))
+    bad("validation_fraction must lie in [0, 1), got " + std::to_string(o.validation_fraction));
+  if (o.validation_min_labels < 1 || o.validation_patience < 1)
+    bad("validation_min_labels and validation_patience must be >= 1");
   check_finite_nonneg("learning_rate", o.learning_rate);
   check_finite_nonneg("classifier_lr", o.classifier_lr);
   if (o.optimizer != Optimizer::line_search && o.learning_rate == 0 && o.scaling != Scaling::mean)
@@ -197,7 +203,20 @@ NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const Fi
   const FitOptions opts = collective_stop(ctx, given);
   const index_t m = X.cols();
   std::unique_ptr<SupervisionData<T>> sup;
-  if (opts.supervision) sup = make_supervision<T>(ctx, *opts.supervision, m);
+  Validation<T> val;
+  if (opts.supervision) {
+    // The held-out labels (FitOptions::validation_fraction) leave the supervision term.
+    Supervision trained_on = *opts.supervision;
+    val.columns = validation_columns(ctx, opts, trained_on, m);
+    val.on = detail::allreduce_max(ctx, std::int64_t(!val.columns.empty())) != 0;  // on every process
+    if (!val.columns.empty() && trained_on.known.empty()) trained_on.known.assign(static_cast<std::size_t>(m), 1);
+    for (index_t j : val.columns) {
+      trained_on.known[static_cast<std::size_t>(j)] = 0;
+      val.labels.push_back(trained_on.labels[static_cast<std::size_t>(j)]);
+    }
+    val.patience = opts.validation_patience;
+    sup = make_supervision<T>(ctx, trained_on, m);
+  }
   DMatrix<T> mask;
   if (!opts.data_mask.empty()) {
     Matrix<T> h(X.rows(), m);
@@ -225,7 +244,8 @@ NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const Fi
     trained.reason = StopReason::interrupted;
     if (sup && !trained_B) tr.evaluate(A, nullptr, cur, nullptr);  // the classifier B
   } else {
-    trained = optimize<T>(tr, A, trained_B ? &B : nullptr, opts, opts.epochs, cur);
+    trained = optimize<T>(tr, A, trained_B ? &B : nullptr, opts, opts.epochs, cur,
+                          val.on ? &val : nullptr);
   }
   std::vector<Matrix<T>> Ah;
   for (const auto& a : A) Ah.push_back(a.download());

@@ -81,6 +81,34 @@ class Trainer {
   DMatrix<T> Sw_;              ///< kL x m scratch
 };
 
+/// Early stopping on held-out known labels (FitOptions::validation_fraction) for optimize():
+/// the columns held out of the supervision term, their classes, and the best epoch so far.
+template <class T>
+struct Validation {
+  bool on = false;  ///< held-out columns on some process (then every process records)
+  std::vector<index_t> columns;  ///< this block's, local indices
+  std::vector<int> labels;
+  int patience = 5;
+  double best = -1;  ///< accuracy of the best epoch
+  int best_epoch = -1;
+  std::vector<DMatrix<T>> best_A;
+  DMatrix<T> best_B;
+  /// Accuracy of the classifier B on the held-out columns of SL (of every process's block).
+  double accuracy(const Context& ctx, const DMatrix<T>& B, const DMatrix<T>& SL) const;
+  /// Records the accuracy of epoch @p epoch (0: the start); keeps A and B when it is the best.
+  double record(int epoch, const std::vector<DMatrix<T>>& A, const State<T>& st, const Context& ctx);
+};
+
+/// The held-out columns for @p s (empty when validation is off or too few labels are known):
+/// a seeded choice of round(validation_fraction x known) known columns, among those of every
+/// process (the same choice for any split); returns this block's, as local indices.
+std::vector<index_t> validation_columns(const Context& ctx, const FitOptions& o, const Supervision& s,
+                                        index_t m);
+/// The same for one process.
+inline std::vector<index_t> validation_columns(const FitOptions& o, const Supervision& s, index_t m) {
+  return validation_columns(Context::host(1), o, s, m);
+}
+
 /// The epochs' records of optimize() and why it stopped.
 struct Optimized {
   std::vector<EpochRecord> history;
@@ -96,9 +124,12 @@ bool window_converged(const std::vector<double>& losses, int window, double rel_
 /// window_converged, a stationary line search or opts.should_stop) on the factors A and, when
 /// the classifier is trained, on *B (else null), updating them in place; cur receives the
 /// state at the final factors. Calls opts.on_epoch after every epoch.
+/// With @p val, stops once its accuracy has not improved for val->patience epochs
+/// (StopReason::validation) and ends at the factors (and B) of its best epoch, cur evaluated
+/// there.
 template <class T>
 Optimized optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B,
-                   const FitOptions& opts, int epochs, State<T>& cur);
+                   const FitOptions& opts, int epochs, State<T>& cur, Validation<T>* val = nullptr);
 
 /// Factors A(0..L) to start from, and whether opts.should_stop cut the initialization short.
 template <class T>
