@@ -75,6 +75,25 @@ TEST_F(CliTopics, TreeClassNamesJsonAndPictures) {
   EXPECT_EQ(names, (std::set<std::string>{"alpha", "beta, the second", "gamma", "delta"}));
   for (const char* svg : {"A1.svg", "B.svg", "hierarchy.svg"}) EXPECT_TRUE(exists(p("svg/") + svg)) << svg;
   EXPECT_NE(slurp(p("svg/hierarchy.svg")).find("beta, the second"), std::string::npos);
+  // --texts: the top documents with their first words (at most 12, then "...").
+  std::string texts;
+  for (int j = 0; j < 90; ++j) {
+    texts += "text" + std::to_string(j);
+    for (int w = 0; w < 14; ++w) texts += " w" + std::to_string(w);
+    texts += "\n";
+  }
+  write("texts.txt", texts);
+  const CliRun tx = run("topics " + p("fit/model.nnmf") + " " + syn_ + "X.mtx --top-docs 2 --texts " + p("texts.txt"));
+  ASSERT_EQ(tx.status, 0) << tx.output;
+  const json docs = j["layers"][1]["topics"][0]["documents"];
+  ASSERT_FALSE(docs.empty());
+  const std::string first = "text" + std::to_string(docs[0]["document"].get<int>()) + " w0 w1";
+  EXPECT_NE(tx.output.find(first), std::string::npos) << first << "\n" << tx.output;
+  EXPECT_NE(tx.output.find(" w10 ..."), std::string::npos);
+  EXPECT_EQ(tx.output.find(" w11"), std::string::npos);
+  write("short.txt", "one\ntwo\n");
+  const CliRun st = run("topics " + p("fit/model.nnmf") + " " + syn_ + "X.mtx --texts " + p("short.txt"));
+  EXPECT_NE(st.output.find("has 2 lines but X has 90 documents"), std::string::npos) << st.output;
   // Names given to topics override the model's; a wrong count is refused before printing.
   write("bad.txt", "a\nb\n");
   const CliRun bad = run("topics " + p("fit/model.nnmf") + " --class-names " + p("bad.txt"));

@@ -10,4 +10,5 @@
 #include "nnmf/model.hpp"
 #include "nnmf/nmf.hpp"
 #include "nnmf/nnls.hpp"
+#include "nnmf/select_rank.hpp"
 #include "nnmf/topics.hpp"

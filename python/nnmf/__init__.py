@@ -2,16 +2,17 @@
 
 Estimators (scikit-learn conventions: X of shape (n_samples, n_features), dense NumPy or
 SciPy sparse, nonnegative; float32 kept): NeuralNMF, NMF, HierarchicalNMF, DeepNMF.
-Functions: nnls (batched nonnegative least squares) and nnls_backward (its gradient).
+Functions: nnls (batched nonnegative least squares), nnls_backward (its gradient) and
+select_rank (NMF ranks scored on held-out entries).
 """
 
 from . import _nnmf
 from ._estimators import NMF, DeepNMF, HierarchicalNMF, NeuralNMF
-from ._functions import nnls, nnls_backward
+from ._functions import nnls, nnls_backward, select_rank
 
 __version__ = _nnmf.__version__
 cuda_compiled = _nnmf.cuda_compiled
 cuda_device_count = _nnmf.cuda_device_count
 
-__all__ = ["NeuralNMF", "NMF", "HierarchicalNMF", "DeepNMF", "nnls", "nnls_backward",
+__all__ = ["NeuralNMF", "NMF", "HierarchicalNMF", "DeepNMF", "nnls", "nnls_backward", "select_rank",
            "cuda_compiled", "cuda_device_count", "__version__"]

@@ -215,6 +215,19 @@ class _Hierarchy(_TransformerMixin, _Base):
             out.append([[vocabulary[i] if vocabulary is not None else int(i) for i in t] for t in idx])
         return out if layer is None else out[0]
 
+    def coherence(self, X, n=10, layer=None):
+        """NPMI coherence of each topic's n strongest features on the corpus X (documents x
+        features; document co-occurrence, -1 for features never together; see
+        include/nnmf/topics.hpp): for one layer a list (one value per topic), for layer=None
+        a list over layers. The mean of a layer's list is the layer's coherence."""
+        self._check_fitted()
+        X = self._check_X(X, f"{type(self).__name__}.coherence")
+        if n < 2:
+            raise ValueError(f"coherence: n must be >= 2 (pairs of terms), got {n}")
+        layers = range(len(self.ranks_)) if layer is None else [self._layer(layer)]
+        out = [list(_fn(X, "npmi")(to_core(X), self._model.top_features(l, int(n)))) for l in layers]
+        return out if layer is None else out[0]
+
     def hierarchy(self, min_weight=0.0):
         """Which topics of layer l feed each topic of layer l+1: a list over l of lists (one
         per topic j of layer l+1) of (topic i of layer l, share) pairs, strongest first, with

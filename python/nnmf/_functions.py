@@ -1,12 +1,13 @@
 """Batched NNLS and its gradient, in scipy.optimize.nnls' orientation: A x = b with A of shape
-(n, k), every column of B (n, m) one problem, X of shape (k, m)."""
+(n, k), every column of B (n, m) one problem, X of shape (k, m); and rank selection by
+bi-cross-validation."""
 
 import warnings
 
 import numpy as np
 
 from . import _nnmf
-from ._validation import check_array, core_array, issparse
+from ._validation import check_array, core_array, issparse, to_core
 
 
 def _dtype(*arrays):
@@ -94,3 +95,21 @@ def nnls_backward(A, B, X, grad_X, *, support=None, compute_grad_B=True, n_threa
     if vector and dB is not None:
         dB = dB[:, 0]
     return dA, dB
+
+
+def select_rank(X, ranks, *, holdout=0.25, replicates=3, solver="hals", max_iter=200,
+                random_state=None, device="cpu", n_threads=0):
+    """Scores candidate NMF ranks by the error on held-out entries (bi-cross-validation, Owen &
+    Perry 2009; include/nnmf/select_rank.hpp), like ``nnmf select-rank``. X: (n_samples,
+    n_features), dense or sparse, nonnegative. Returns a dict: ``scores`` (per rank, in
+    increasing order: rank, test_error and train_error per replicate, their means),
+    ``best_rank`` (smallest mean held-out error) and ``one_se_rank`` (the smallest rank within
+    one standard error of it)."""
+    X = check_array(X, "select_rank", name="X")
+    ranks = sorted({int(k) for k in np.atleast_1d(ranks)})
+    from ._estimators import _seed  # scikit-learn's random_state convention
+    opts = dict(ranks=ranks, holdout=float(holdout), replicates=int(replicates), seed=_seed(random_state),
+                algorithm=solver, max_iter=int(max_iter))
+    dt = np.float32 if X.dtype == np.float32 else np.float64
+    fn = _nnmf.select_rank32 if dt == np.float32 else _nnmf.select_rank64
+    return fn(to_core(X.astype(dt, copy=False)), opts, device=device, n_threads=int(n_threads))

@@ -448,6 +448,34 @@ py::tuple nmf_impl(const py::object& X, index_t k, py::dict opts, const std::str
 }
 
 template <class T>
+std::vector<double> npmi_impl(const py::object& X, const std::vector<std::vector<index_t>>& topics) {
+  const Data<T> d = to_data<T>(X, "X");
+  return without_gil(d, "cpu", 1, [&](const auto&, const auto& x) { return nnmf::npmi_coherence<T>(x, topics); });
+}
+
+template <class T>
+py::dict select_rank_impl(const py::object& X, py::dict opts, const std::string& device, int threads) {
+  Options o(std::move(opts));
+  nnmf::RankSelectionOptions r;
+  r.ranks = o.get("ranks", std::vector<index_t>{});
+  r.holdout = o.get("holdout", r.holdout);
+  r.replicates = o.get("replicates", r.replicates);
+  r.seed = o.get<std::uint64_t>("seed", 0);
+  r.nmf = nmf_options(o);  // its "seed" is the same key: one seed, as `nnmf select-rank --seed`
+  o.done("select_rank");
+  const Data<T> d = to_data<T>(X, "X");
+  const nnmf::RankSelection s = without_gil(d, device, threads, [&](const auto& ctx, const auto& x) {
+    return nnmf::select_rank<T>(ctx, x, r);
+  });
+  py::list scores;
+  for (const auto& sc : s.scores)
+    scores.append(py::dict(py::arg("rank") = sc.rank, py::arg("test_error") = sc.test_error,
+                           py::arg("train_error") = sc.train_error, py::arg("mean_test_error") = sc.mean_test,
+                           py::arg("mean_train_error") = sc.mean_train));
+  return py::dict(py::arg("scores") = scores, py::arg("best_rank") = s.best, py::arg("one_se_rank") = s.one_se);
+}
+
+template <class T>
 py::tuple multilayer_tuple(nnmf::MultilayerResult<T>&& r) {
   py::list A, S;
   for (auto& a : r.A) A.append(to_numpy<T>(std::move(a)));
@@ -543,6 +571,12 @@ PYBIND11_MODULE(_nnmf, m) {
         py::arg("device") = "cpu", py::arg("n_threads") = 0);
   m.def("nmf32", &nmf_impl<float>, py::arg("X"), py::arg("k"), py::arg("options"),
         py::arg("device") = "cpu", py::arg("n_threads") = 0);
+  m.def("npmi64", &npmi_impl<double>, py::arg("X"), py::arg("topics"));
+  m.def("npmi32", &npmi_impl<float>, py::arg("X"), py::arg("topics"));
+  m.def("select_rank64", &select_rank_impl<double>, py::arg("X"), py::arg("options"), py::arg("device") = "cpu",
+        py::arg("n_threads") = 0);
+  m.def("select_rank32", &select_rank_impl<float>, py::arg("X"), py::arg("options"), py::arg("device") = "cpu",
+        py::arg("n_threads") = 0);
   m.def("hierarchical_nmf64", &hierarchical_impl<double>, py::arg("X"), py::arg("options"),
         py::arg("device") = "cpu", py::arg("n_threads") = 0, py::arg("labels") = py::none(),
         py::arg("known") = py::none(), py::arg("num_classes") = 0, py::arg("lambda_") = 1.0);

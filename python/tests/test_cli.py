@@ -113,3 +113,28 @@ def test_topics_coherence_matches_a_python_computation(news, tmp_path):
             assert t["npmi"] == pytest.approx(expected, rel=1e-12, abs=1e-14)
             values.append(expected)
         assert layer["npmi"] == pytest.approx(np.mean(values), rel=1e-12)
+
+
+def test_coherence_matches_the_cli(news, tmp_path):
+    d = news["dir"]
+    run_cli("fit", os.path.join(d, "X.mtx"), "--ranks", "8,3", "--epochs", "3", "--quiet",
+            "-o", str(tmp_path / "fit"))
+    report = json.loads((tmp_path / "fit" / "report.json").read_text())
+    model = nnmf.NeuralNMF.load(tmp_path / "fit" / "model.nnmf")
+    got = model.coherence(news["X"], n=10)
+    for layer, values in zip(report["layers"], got):
+        np.testing.assert_allclose(values, layer["npmi_topics"], rtol=1e-12)
+    assert model.coherence(news["X"], n=10, layer=1) == got[1]
+    with pytest.raises(ValueError, match="n must be >= 2"):
+        model.coherence(news["X"], n=1)
+
+
+def test_select_rank_matches_the_cli(synthetic, tmp_path):
+    run_cli("select-rank", os.path.join(synthetic["dir"], "X.mtx"), "--ranks", "4,9,12",
+            "--replicates", "2", "--seed", "3", "--quiet", "-o", str(tmp_path / "sr"))
+    report = json.loads((tmp_path / "sr" / "report.json").read_text())
+    py = nnmf.select_rank(synthetic["X"], [12, 4, 9], replicates=2, random_state=3)
+    assert py["best_rank"] == report["best_rank"] and py["one_se_rank"] == report["one_se_rank"] == 9
+    for a, b in zip(py["scores"], report["scores"]):
+        assert a["rank"] == b["rank"]
+        np.testing.assert_array_equal(a["test_error"], b["test_error"])

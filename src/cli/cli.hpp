@@ -95,6 +95,7 @@ Command add_transform_command(CLI::App& app, const Common& c);
 Command add_eval_command(CLI::App& app, const Common& c);
 Command add_topics_command(CLI::App& app, const Common& c);
 Command add_predict_command(CLI::App& app, const Common& c);
+Command add_select_rank_command(CLI::App& app, const Common& c);
 Command add_demo_command(CLI::App& app, const Common& c);
 
 /// Runs @p f with a float or double tag as --precision says.

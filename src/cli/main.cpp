@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   const std::vector<Command> commands = {
       add_nnls_command(app, common),      add_fit_command(app, common),  add_transform_command(app, common),
       add_eval_command(app, common),      add_predict_command(app, common), add_topics_command(app, common),
-      add_demo_command(app, common),
+      add_select_rank_command(app, common), add_demo_command(app, common),
       add_methods_command(app),           add_experiment_command(app, common, argc, argv)};
   for (const auto& c : commands) c.app->fallthrough();
   try {
