@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nnmf needs, when missing. Usage: install-deps.sh [--tests]
-# (--tests adds GoogleTest, Google Benchmark, and pybind11, NumPy, SciPy, pytest and
-# scikit-learn for the Python package). Safe to run repeatedly.
+# (--tests adds GoogleTest, Google Benchmark, pybind11, NumPy, SciPy, pytest and
+# scikit-learn for the Python package, and Open MPI for the multi-process tests, docs/mpi.md).
+# Safe to run repeatedly.
 set -euo pipefail
 pkgs=(g++ cmake make zlib1g-dev libopenblas-openmp-dev liblapacke-dev libcli11-dev nlohmann-json3-dev)
 if [[ "${1:-}" == "--tests" ]]; then
   pkgs+=(libgtest-dev libbenchmark-dev)
   # the Python package and its tests (built for /usr/bin/python3, which these modules serve)
   pkgs+=(pybind11-dev python3-dev python3-numpy python3-scipy python3-pytest python3-sklearn)
+  # data-parallel training over MPI (NNMF_WITH_MPI; its tests run under mpirun)
+  pkgs+=(libopenmpi-dev openmpi-bin)
 fi
 # --fuzz: clang with its sanitizer runtimes and OpenMP, for scripts/fuzz.sh.
 if [[ "${1:-}" == "--fuzz" ]]; then

@@ -76,6 +76,42 @@ TEST_F(IoTest, SymmetricAndPatternFiles) {
   EXPECT_EQ(P(0, 1), 1);
 }
 
+// A process's block of columns (docs/mpi.md): the same entries as the whole file's columns,
+// for sparse, dense and symmetric files, empty blocks included; a range outside is refused.
+TEST_F(IoTest, ColumnBlocksAreTheWholeFilesColumns) {
+  const auto X = random_sparse<double>(40, 23, 0.2, 5);
+  io::write_mtx<double>(path("x.mtx.gz"), X);
+  const auto D = random_matrix<double>(6, 9, 6);
+  io::write_mtx<double>(path("d.mtx"), D.view());
+  write("s.mtx", "%%MatrixMarket matrix coordinate real symmetric\n3 3 3\n2 1 5\n3 1 2\n3 3 1\n");
+  const auto Sym = io::read_dense<double>(path("s.mtx"));
+  for (const auto& [first, count] : std::vector<std::pair<index_t, index_t>>{{0, 23}, {0, 7}, {7, 9}, {16, 7}, {23, 0}, {5, 0}}) {
+    std::vector<index_t> cols;
+    for (index_t j = first; j < first + count; ++j) cols.push_back(j);
+    const auto want = X.select_columns(cols);
+    const auto got = io::read_mtx_columns<double>(path("x.mtx.gz"), first, count);
+    ASSERT_TRUE(got.sparse);
+    EXPECT_EQ(got.csc.rows(), 40);
+    EXPECT_EQ(got.csc.colptr(), want.colptr()) << first << "+" << count;
+    EXPECT_EQ(got.csc.rowind(), want.rowind());
+    EXPECT_EQ(got.csc.values(), want.values());
+  }
+  for (const auto& [first, count] : std::vector<std::pair<index_t, index_t>>{{0, 9}, {2, 4}, {8, 1}, {9, 0}}) {
+    const auto got = io::read_mtx_columns<double>(path("d.mtx"), first, count);
+    ASSERT_FALSE(got.sparse);
+    ASSERT_EQ(got.dense.cols(), count);
+    for (index_t j = 0; j < count; ++j)
+      for (index_t i = 0; i < 6; ++i) EXPECT_EQ(got.dense(i, j), D(i, first + j));
+  }
+  const auto s12 = io::read_mtx_columns<double>(path("s.mtx"), 1, 2);
+  const auto S12 = s12.csc.to_dense();
+  for (index_t j = 0; j < 2; ++j)
+    for (index_t i = 0; i < 3; ++i) EXPECT_EQ(S12(i, j), Sym(i, j + 1));
+  for (const auto& [first, count] : std::vector<std::pair<index_t, index_t>>{{-1, 2}, {20, 4}, {24, 0}, {0, -1}})
+    EXPECT_THROW(io::read_mtx_columns<double>(path("x.mtx.gz"), first, count), InvalidArgument)
+        << first << "+" << count;
+}
+
 TEST_F(IoTest, MalformedFilesAreRejectedWithFileAndLine) {
   write("empty.mtx", "");
   EXPECT_THROW_MSG(io::read_mtx<double>(path("empty.mtx")), IoError, "empty.mtx", "empty");

@@ -1,6 +1,8 @@
 // The execution context passed first to every nnmf operation.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -17,7 +19,16 @@ const char* to_string(Backend b) noexcept;
 
 namespace detail {
 struct CudaResources;  // stream and library handles; defined by the CUDA backend
+struct Communicator;   // an MPI communicator and its counters; defined in core/comm.cpp
 }
+
+/// What the reductions across processes of a context have cost so far (all zero for one
+/// process). Shared by the copies of a context.
+struct CommunicationStats {
+  double seconds = 0;         ///< wall time inside MPI calls (waiting for peers included)
+  std::uint64_t bytes = 0;    ///< payload all-reduced or broadcast by this process
+  std::uint64_t calls = 0;    ///< collective calls
+};
 
 /// Backend, device and thread count, chosen at run time.
 ///
@@ -54,6 +65,22 @@ class Context {
   /// Internal: the CUDA resources of a CUDA context (throws for a host context).
   detail::CudaResources& cuda_resources() const;
 
+  /// Processes whose column blocks an operation on this context spans (1 unless the context
+  /// came from with_mpi in nnmf/mpi.hpp). Each process passes its own block of columns of X
+  /// (and the labels and masks of those columns); the factors are replicated, and every sum
+  /// over columns is all-reduced. See docs/mpi.md.
+  int processes() const noexcept;
+  /// This process's rank among processes() (0 for one process); blocks are ordered by rank.
+  int process() const noexcept;
+  /// Time and bytes of the reductions so far (zero for one process).
+  CommunicationStats communication() const noexcept;
+  /// Internal (use nnmf::with_mpi of nnmf/mpi.hpp): this context over a duplicate of the MPI
+  /// communicator whose handle is at @p handle (@p size bytes, sizeof(MPI_Comm)). Throws
+  /// NotCompiled when nnmf was built without MPI.
+  Context with_communicator_handle(const void* handle, std::size_t size) const;
+  /// Internal: the communicator, or null for one process.
+  detail::Communicator* communicator() const noexcept { return comm_.get(); }
+
  private:
   Context(Backend b, int threads, int device, std::shared_ptr<detail::CudaResources> cuda)
       : backend_(b), threads_(threads), device_(device), cuda_(std::move(cuda)) {}
@@ -61,6 +88,7 @@ class Context {
   int threads_;
   int device_;
   std::shared_ptr<detail::CudaResources> cuda_;
+  std::shared_ptr<detail::Communicator> comm_;
 };
 
 /// "cpu" or "host" -> host, "cuda" or "gpu" -> cuda; anything else throws InvalidArgument.

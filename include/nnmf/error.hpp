@@ -63,4 +63,11 @@ class NotCompiled : public Error {
   using Error::Error;
 };
 
+/// Another process of a multi-process (MPI) run failed; every process stops with this, the
+/// message naming the process that failed and its error.
+class PeerError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace nnmf

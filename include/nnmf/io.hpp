@@ -58,6 +58,13 @@ MtxInfo read_mtx_info(const std::string& path);
 template <class T>
 AnyMatrix<T> read_mtx(const std::string& path);
 
+/// Columns first .. first + count - 1 of a Matrix Market file (a process's block, docs/mpi.md),
+/// in one streaming pass that keeps only their entries: no more than the block is ever held.
+/// Every line is checked as read_mtx checks it (the values of other columns of a coordinate
+/// file are left to their readers). Throws InvalidArgument when the range is outside the matrix.
+template <class T>
+AnyMatrix<T> read_mtx_columns(const std::string& path, index_t first, index_t count);
+
 /// Reads a dense matrix; a coordinate file is accepted and expanded (use for factors).
 template <class T>
 Matrix<T> read_dense(const std::string& path);

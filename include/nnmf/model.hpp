@@ -271,6 +271,12 @@ template <class T>
 double label_accuracy(MatrixView<const T> S, const std::vector<int>& labels,
                       const std::vector<std::uint8_t>& fit_mask = {},
                       const std::vector<std::uint8_t>& score_mask = {});
+/// The same on the context's processes: S, labels and masks are this process's block of
+/// columns; the sums that fit B and the counts are taken over every process's block.
+template <class T>
+double label_accuracy(const Context& ctx, MatrixView<const T> S, const std::vector<int>& labels,
+                      const std::vector<std::uint8_t>& fit_mask = {},
+                      const std::vector<std::uint8_t>& score_mask = {});
 
 /// ||X - A0 A1 .. Al S(l)||_F / ||X||_F for each layer l, given the factors A(0..L) and the
 /// per-layer coefficients S(0..L) of any hierarchical method (for Neural NMF, S(l) is the

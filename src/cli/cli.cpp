@@ -1,4 +1,5 @@
 #include "cli/cli.hpp"
+#include "cli/mpi_run.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,7 +25,10 @@ void add_common(CLI::App& app, Common& c) {
   app.add_flag("-q,--quiet", c.quiet, "no progress or summary on stderr");
 }
 
-void warn(const std::string& message) { std::fprintf(stderr, "nnmf: warning: %s\n", message.c_str()); }
+void warn(const std::string& message) {
+  if (mpi::process() != 0) return;  // under mpirun every process would say the same
+  std::fprintf(stderr, "nnmf: warning: %s\n", message.c_str());
+}
 
 std::string bundled_data_dir() {
   struct stat st {};
@@ -40,7 +44,8 @@ Context Common::context() const {
       throw NotCompiled("--device cuda: this nnmf was built without CUDA");
     if (Context::cuda_device_count() == 0)
       throw BackendError("--device cuda: no CUDA device is available on this machine");
-    return Context::cuda(0, threads);
+    // Under mpirun one GPU per process: the process's index on its node, modulo the GPUs.
+    return Context::cuda(mpi::node_process() % Context::cuda_device_count(), threads);
   }
   return Context::host(threads);
 }

@@ -7,8 +7,10 @@
 
 #include "cli/cli.hpp"
 #include "cli/columns.hpp"
+#include "cli/mpi_run.hpp"
 #include "cli/numbers.hpp"
 #include "cli/output.hpp"
+#include "core/comm.hpp"
 #include "nnmf/error.hpp"
 
 namespace nnmf::cli {
@@ -31,13 +33,16 @@ struct FitArgs {
   int validation_patience = FitOptions{}.validation_patience;
   int decay_every = 1, patience = FitOptions{}.patience, init_iterations = 300, init_restarts = 4, classes = 0;
   std::vector<std::string> set;
-  bool no_warm_start = false, npy = false;
+  bool no_warm_start = false, npy = false, s_per_process = false;
 };
 
+/// The whole data (all processes' blocks) of the run.
 template <class T>
-json data_info(const std::string& path, const io::AnyMatrix<T>& d) {
-  json j{{"path", path}, {"rows", d.rows()}, {"cols", d.cols()}, {"sparse", d.sparse}};
-  if (d.sparse) j["nnz"] = d.csc.nnz();
+json data_info(const Context& ctx, const std::string& path, const io::AnyMatrix<T>& d) {
+  const std::int64_t cols = detail::allreduce_sum(ctx, std::int64_t(d.cols()));
+  const std::int64_t nnz = detail::allreduce_sum(ctx, std::int64_t(d.sparse ? d.csc.nnz() : 0));
+  json j{{"path", path}, {"rows", d.rows()}, {"cols", cols}, {"sparse", d.sparse}};
+  if (d.sparse) j["nnz"] = nnz;
   return j;
 }
 
@@ -112,15 +117,24 @@ std::optional<Supervision> read_supervision(const FitArgs& a, index_t m, const s
 /// --mask W for the file's @p m columns of X, kept at @p cols (--columns).
 template <class T>
 void read_mask(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X, index_t m,
-               const std::vector<index_t>& cols) {
+               const std::vector<index_t>& cols, const std::pair<index_t, index_t>* block = nullptr) {
   if (a.mask.empty()) return;
   if (X.sparse) throw InvalidArgument("--mask needs dense X: " + a.X + " is sparse");
   io::AnyMatrix<double> W;
-  W.dense = io::read_dense<double>(a.mask);
-  if (W.rows() != X.rows() || W.cols() != m)
-    throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(W.rows(), W.cols()) + " but X is " +
+  if (block) {  // under mpirun: this process's columns of the mask
+    const io::MtxInfo info = io::read_mtx_info(a.mask);
+    if (info.rows != X.rows() || info.cols != m)
+      throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(info.rows, info.cols) + " but X is " +
+                              shape_string(X.rows(), m));
+    W = io::read_mtx_columns<double>(a.mask, block->first, block->second);
+    if (W.sparse) W.dense = W.csc.to_dense();
+  } else {
+    W.dense = io::read_dense<double>(a.mask);
+  }
+  if (W.dense.rows() != X.rows() || (!block && W.dense.cols() != m))
+    throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(W.dense.rows(), W.dense.cols()) + " but X is " +
                             shape_string(X.rows(), m));
-  select_columns(W, cols);
+  if (!block) select_columns(W, cols);
   for (double v : W.dense.storage()) {
     if (v != 0 && v != 1) throw InvalidArgument("--mask " + a.mask + ": entries must be 0 or 1");
     o.data_mask.push_back(v != 0);
@@ -173,15 +187,17 @@ json layer_reports(const Context& ctx, const io::AnyMatrix<T>& X, const FitOutco
                             : relative_errors<T>(ctx, X.dense.view(), out.A, out.S);
   std::vector<std::uint8_t> unknown;
   for (auto v : known) unknown.push_back(v ? 0 : 1);
-  const bool any_unknown = std::any_of(unknown.begin(), unknown.end(), [](auto v) { return v != 0; });
+  const bool any_unknown = detail::allreduce_max(
+      ctx, std::int64_t(std::any_of(unknown.begin(), unknown.end(), [](auto v) { return v != 0; }))) != 0;
   json layers = json::array();
   for (std::size_t l = 0; l < out.A.size(); ++l) {
     json j{{"layer", l}, {"rank", out.A[l].cols()}, {"rel_error", err[l]}};
-    add_coherence(j, X, *out.model, static_cast<index_t>(l));
+    // NPMI counts co-occurrences over all documents: not split over processes (docs/mpi.md).
+    if (ctx.processes() == 1) add_coherence(j, X, *out.model, static_cast<index_t>(l));
     if (!labels.empty()) {
       const auto& y = labels.size() == 1 ? labels[0] : labels[l];
-      j["accuracy"] = label_accuracy<T>(out.S[l].view(), y, known);
-      if (any_unknown) j["accuracy_unlabeled"] = label_accuracy<T>(out.S[l].view(), y, known, unknown);
+      j["accuracy"] = label_accuracy<T>(ctx, out.S[l].view(), y, known);
+      if (any_unknown) j["accuracy_unlabeled"] = label_accuracy<T>(ctx, out.S[l].view(), y, known, unknown);
     }
     layers.push_back(j);
   }
@@ -204,14 +220,35 @@ json history_json(const std::vector<EpochRecord>& history, double& epoch_seconds
 struct Timings {
   Clock::time_point start;
   double load_s = 0, fit_s = 0, eval_s = 0;
+  double comm_before_training_s = -1;  ///< communication seconds when the epochs began
+  double comm_after_fit_s = 0;         ///< ... and when the fit ended
 };
 
+/// Every process's times (load, fit, eval, communication inside them) and bytes reduced,
+/// gathered on all (a collective call).
+json process_timings(const Context& ctx, const Timings& t) {
+  const CommunicationStats cs = ctx.communication();
+  const double training =
+      t.comm_before_training_s >= 0 ? t.comm_after_fit_s - t.comm_before_training_s : 0.0;
+  const std::vector<double> all = detail::allgather(
+      ctx, {t.load_s, t.fit_s, t.eval_s, cs.seconds, double(cs.bytes), double(cs.calls), training});
+  json per = json::array();
+  for (int r = 0; r < ctx.processes(); ++r) {
+    const double* v = all.data() + 7 * r;
+    per.push_back({{"process", r}, {"load_s", v[0]}, {"fit_s", v[1]}, {"eval_s", v[2]},
+                   {"communication_s", v[3]}, {"communication_bytes", v[4]}, {"communication_calls", v[5]},
+                   {"training_communication_s", v[6]}});  // the epochs' part (after the initialization)
+  }
+  return per;
+}
+
 template <class T>
-json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const io::AnyMatrix<T>& X,
-                const std::vector<index_t>& ranks, const FitOutcome<T>& out, const json& layers, const Timings& t) {
+json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const json& data,
+                const std::vector<index_t>& ranks, const FitOutcome<T>& out, const json& layers, const Timings& t,
+                const json& per_process) {
   json report{{"nnmf_version", NNMF_VERSION_STRING}, {"command", "fit"}, {"method", a.method}, {"seed", a.seed},
-              {"device", ctx.describe()}, {"precision", c.precision}, {"data", data_info(a.X, X)}, {"ranks", ranks},
-              {"settings", out.settings}};
+              {"device", ctx.describe()}, {"precision", c.precision}, {"processes", ctx.processes()},
+              {"data", data}, {"ranks", ranks}, {"settings", out.settings}};
   if (!a.labels.empty()) report["labels"] = a.labels;
   if (!a.known.empty()) report["known"] = a.known;
   if (!a.eval_labels.empty()) report["eval_labels"] = a.eval_labels;
@@ -222,8 +259,13 @@ json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const io:
   report["history"] = history_json(out.history, epoch_s);
   const double n = static_cast<double>(out.history.size());
   // Wall times live here only: the model file of a run is the same bytes on every rerun.
+  // Process 0's times; with several processes each one's, communication apart (the time inside
+  // the reductions, waiting for the others included).
+  double comm_s = 0;
+  for (const auto& p : per_process) comm_s = std::max(comm_s, p["communication_s"].get<double>());
   report["timings"] = {{"load_s", t.load_s}, {"fit_s", t.fit_s}, {"eval_s", t.eval_s}, {"total_s", since(t.start)},
-                       {"epochs", out.history.size()}, {"mean_epoch_ms", n > 0 ? 1e3 * epoch_s / n : 0.0}};
+                       {"epochs", out.history.size()}, {"mean_epoch_ms", n > 0 ? 1e3 * epoch_s / n : 0.0},
+                       {"communication_s", comm_s}, {"processes", per_process}};
   return report;
 }
 
@@ -235,11 +277,12 @@ void write_matrix(OutputDir& dir, const std::string& name, const Matrix<T>& M, c
 }
 
 template <class T>
-void write_factors(OutputDir& dir, const FitOutcome<T>& out, const FitArgs& a) {
+void write_factors(OutputDir& dir, const FitOutcome<T>& out, const FitArgs& a, bool with_S = true) {
   for (std::size_t l = 0; l < out.A.size(); ++l) {
     const std::string k = std::to_string(l);
     write_matrix(dir, "A" + k, out.A[l], "factor A" + k + " (nnmf fit --method " + a.method + ")", a.npy);
-    write_matrix(dir, "S" + k, out.S[l], "coefficients S" + k + (a.columns.empty() ? "" : " of the --columns " + a.columns), a.npy);
+    if (with_S)
+      write_matrix(dir, "S" + k, out.S[l], "coefficients S" + k + (a.columns.empty() ? "" : " of the --columns " + a.columns), a.npy);
   }
   if (!out.B.empty()) write_matrix(dir, "B", out.B, "classifier B (classes x last rank)", a.npy);
   out.model->save(dir.stage("model.nnmf"));
@@ -287,11 +330,59 @@ FitOutcome<T> call(const Method& m, const FitRequest<T>& req) {
     return m.fit_double(req);
 }
 
+/// The inputs of a fit: X (under mpirun this process's block of its columns, docs/mpi.md), the
+/// file's column count, the columns kept (--columns, or the block) and the label sets.
+template <class T>
+struct FitInputs {
+  io::AnyMatrix<T> X;
+  index_t m = 0;
+  std::vector<index_t> cols;
+  std::pair<index_t, index_t> block{0, 0};
+  std::vector<std::vector<int>> eval_sets;
+  std::vector<std::string> class_names;
+};
+
+template <class T>
+void read_fit_inputs(const FitArgs& a, bool multi, FitRequest<T>& req, FitInputs<T>& in) {
+  if (multi) {  // one streaming pass over the file per process, keeping its columns
+    if (!a.columns.empty())
+      throw UsageError("--columns: not under mpirun (each process reads its block of the columns of X)");
+    in.m = io::read_mtx_info(a.X).cols;
+    in.block = mpi::block(in.m);
+    in.X = io::read_mtx_columns<T>(a.X, in.block.first, in.block.second);
+    for (index_t j = 0; j < in.block.second; ++j) in.cols.push_back(in.block.first + j);
+  } else {
+    in.X = io::read_mtx<T>(a.X);
+    in.m = in.X.cols();
+    in.cols = read_columns(a.columns, in.m);
+    select_columns(in.X, in.cols);
+  }
+  const index_t used = multi ? in.m : in.X.cols();  // the columns the fit spans, on all processes
+  check_ranks_against_data(req.ranks, in.X.rows(), used);
+  req.supervision = read_supervision(a, in.m, in.cols);
+  if (multi && in.block.second == 0 && req.supervision) {  // no column here (cols empty = all)
+    req.supervision->labels.clear();
+    req.supervision->known.clear();
+  }
+  in.class_names = read_class_names(a, req.supervision);
+  if (a.init == "dir")
+    for (std::size_t l = 0; l < req.ranks.size(); ++l)
+      req.neural.initial_factors.push_back(io::read_dense<double>(a.init_dir + "/A" + std::to_string(l) + ".mtx"));
+  read_mask(req.neural, a, in.X, in.m, in.cols, multi ? &in.block : nullptr);
+  in.eval_sets = read_label_sets(a.eval_labels, "--eval-labels", in.m, req.ranks.size(), in.cols);
+  if (multi && in.block.second == 0)
+    for (auto& y : in.eval_sets) y.clear();
+}
+
 template <class T>
 int run_fit(const Common& c, const FitArgs& a) {
   Timings t;
   t.start = Clock::now();
-  const Context ctx = c.context();
+  const Context ctx = mpi::agreed_context([&] { return c.context(); });
+  const bool multi = ctx.processes() > 1, writer = ctx.process() == 0;
+  if (multi && a.method != "neural")
+    throw UsageError("--method " + a.method + ": runs on one process; under mpirun only --method neural "
+                     "splits the columns over the processes");
   const Method& method = find_method(a.method);
   FitRequest<T> req;
   req.ctx = &ctx;
@@ -300,44 +391,57 @@ int run_fit(const Common& c, const FitArgs& a) {
   req.iterations = a.epochs.value_or(-1);
   req.settings = parse_settings(a.set);
   req.neural = neural_options(a);
-  Progress progress(c.quiet, "fit " + a.method);
+  Progress progress(c.quiet || !writer, "fit " + a.method);
   progress.phase("reading " + a.X, 0, 0);
   const auto t_load = Clock::now();
-  io::AnyMatrix<T> X = io::read_mtx<T>(a.X);
-  const index_t m = X.cols();
-  const std::vector<index_t> cols = read_columns(a.columns, m);
-  select_columns(X, cols);
+  FitInputs<T> in;
+  std::optional<OutputDir> dir;
+  // Every process reads its block; a file one of them cannot read stops all of them.
+  detail::all_or_none(ctx, [&] {
+    read_fit_inputs(a, multi, req, in);
+    if (writer) dir.emplace(a.out, "-o", "fit");  // before the work: a bad output path fails now
+  });
+  const io::AnyMatrix<T>& X = in.X;
+  const auto& eval_sets = in.eval_sets;
   req.X = &X;
   t.load_s = since(t_load);
-  check_ranks_against_data(req.ranks, X.rows(), X.cols());
-  req.supervision = read_supervision(a, m, cols);
-  std::vector<std::string> class_names = read_class_names(a, req.supervision);
-  if (a.init == "dir")
-    for (std::size_t l = 0; l < req.ranks.size(); ++l)
-      req.neural.initial_factors.push_back(io::read_dense<double>(a.init_dir + "/A" + std::to_string(l) + ".mtx"));
-  read_mask(req.neural, a, X, m, cols);
-  const auto eval_sets = read_label_sets(a.eval_labels, "--eval-labels", m, req.ranks.size(), cols);
-  OutputDir dir(a.out, "-o", "fit");  // before the work: a bad output path fails now
 
   req.progress = [&progress](int step, int total, double loss) { progress.update(step, total, loss); };
-  req.phase = [&progress](const std::string& name, int i, int n) { progress.phase(name, i, n); };
+  req.phase = [&progress, &t, &ctx](const std::string& name, int i, int n) {
+    if (name == "training") t.comm_before_training_s = ctx.communication().seconds;
+    progress.phase(name, i, n);
+  };
   const auto t_fit = Clock::now();
   arm_soft_interrupt(a.method == "neural");
   FitOutcome<T> out = call(method, req);
+  t.comm_after_fit_s = ctx.communication().seconds;
   arm_soft_interrupt(false);
-  complete_model(out, a.method, std::move(class_names));
+  complete_model(out, a.method, std::move(in.class_names));
   t.fit_s = since(t_fit);
   const auto t_eval = Clock::now();
   std::vector<std::vector<int>> labels = eval_sets;
   if (labels.empty() && req.supervision) labels = {req.supervision->labels};
   const std::vector<std::uint8_t> known = req.supervision ? req.supervision->known : std::vector<std::uint8_t>{};
   const json layers = layer_reports(ctx, X, out, labels, known);
+  const bool s_blocks = multi && a.s_per_process;
+  if (!s_blocks)
+    for (auto& S : out.S) S = detail::gather_columns(ctx, S, 0);  // every S whole on process 0
   t.eval_s = since(t_eval);
-  write_factors(dir, out, a);
-  io::write_file_atomic(dir.stage("report.json"), fit_report(c, a, ctx, X, req.ranks, out, layers, t).dump(2) + "\n");
-  dir.commit();
+  const json data = data_info(ctx, a.X, X);
+  const json per_process = process_timings(ctx, t);
+  if (s_blocks) mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", out.S, in.block, in.m, a.X);
+  detail::all_or_none(ctx, [&] {
+    if (!writer) return;
+    write_factors(*dir, out, a, !s_blocks);
+    io::write_file_atomic(dir->stage("report.json"),
+                          fit_report(c, a, ctx, data, req.ranks, out, layers, t, per_process).dump(2) + "\n");
+    dir->commit();
+  });
   progress.done(summary(layers, t.fit_s, a.out));
-  if (interrupt_requested()) {
+  const bool interrupted = interrupt_requested() ||
+                           (multi && out.model && out.model->stop_reason() == StopReason::interrupted);
+  if (interrupted) {
+    if (!writer) return 130;
     std::fprintf(stderr, "fit: interrupted by Ctrl-C after %zu epochs; %s holds the model reached "
                          "(stop_reason interrupted)\n", out.history.size(), a.out.c_str());
     return 130;
@@ -398,6 +502,9 @@ Command add_fit_command(CLI::App& app, const Common& c) {
   add_optional_int(cmd, "--epochs", a->epochs, "epochs (Neural NMF) or iterations (baselines); default: the method's", 0);
   add_fit_model_options(cmd, *a);
   cmd->add_option("--set", a->set, "method-specific setting key=value (repeatable)");
+  cmd->add_flag("--s-per-process", a->s_per_process,
+                "under mpirun: each process writes its columns of S as S<l>.p<r>.mtx (the output folder on a "
+                "file system all see) instead of process 0 gathering S<l>.mtx");
   const Common* cp = &c;
   return {cmd, [a, cp] { return dispatch(*cp, [&](auto t) { return run_fit<decltype(t)>(*cp, *a); }); }};
 }

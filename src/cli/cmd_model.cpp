@@ -7,8 +7,10 @@
 
 #include "cli/cli.hpp"
 #include "cli/columns.hpp"
+#include "cli/mpi_run.hpp"
 #include "cli/numbers.hpp"
 #include "cli/output.hpp"
+#include "core/comm.hpp"
 #include "nnmf/error.hpp"
 
 namespace nnmf::cli {
@@ -18,7 +20,7 @@ using json = nlohmann::json;
 
 struct ModelArgs {
   std::string model, X, out, labels, fit_mask, score_mask, columns;
-  bool npy = false, refit = false;
+  bool npy = false, refit = false, s_per_process = false;
 };
 
 /// The model and its data X, the --columns kept (@p cols receives them).
@@ -38,9 +40,48 @@ std::vector<Matrix<T>> forward(const Context& ctx, const NeuralNmf<T>& model, co
 
 // ---- transform ---------------------------------------------------------------------------------
 
+/// Under mpirun (docs/mpi.md) each process reads the model and its block of the columns of X;
+/// process 0 gathers and writes every S (or each process writes its block, --s-per-process).
+template <class T>
+int run_transform_blocks(const Common& c, const ModelArgs& a, const Context& ctx) {
+  if (!a.columns.empty())
+    throw UsageError("--columns: not under mpirun (each process reads its block of the columns of X)");
+  const bool writer = ctx.process() == 0;
+  NeuralNmf<T> model;
+  io::AnyMatrix<T> X;
+  std::optional<OutputDir> dir;
+  std::pair<index_t, index_t> blk;
+  index_t total = 0;
+  detail::all_or_none(ctx, [&] {
+    model = NeuralNmf<T>::load(a.model);
+    total = io::read_mtx_info(a.X).cols;
+    blk = mpi::block(total);
+    X = io::read_mtx_columns<T>(a.X, blk.first, blk.second);
+    if (writer) dir.emplace(a.out, "-o", "transform");
+  });
+  auto S = forward(ctx, model, X);
+  const bool s_blocks = a.s_per_process;
+  if (s_blocks)
+    mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", S, blk, total, a.X + " under " + a.model);
+  else
+    for (auto& s : S) s = detail::gather_columns(ctx, s, 0);
+  detail::all_or_none(ctx, [&] {
+    if (!writer) return;
+    for (std::size_t l = 0; l < S.size() && !s_blocks; ++l) {
+      const std::string name = "S" + std::to_string(l);
+      io::write_mtx<T>(dir->stage(name + ".mtx"), S[l].view(), "coefficients " + name + " of " + a.X + " under " + a.model);
+      if (a.npy) io::write_npy<T>(dir->stage(name + ".npy"), S[l].view());
+    }
+    dir->commit();
+  });
+  if (!c.quiet && writer) std::fprintf(stderr, "transform: %zu layers -> %s\n", S.size(), a.out.c_str());
+  return 0;
+}
+
 template <class T>
 int run_transform(const Common& c, const ModelArgs& a) {
-  const Context ctx = c.context();
+  const Context ctx = mpi::agreed_context([&] { return c.context(); });
+  if (ctx.processes() > 1) return run_transform_blocks<T>(c, a, ctx);
   const NeuralNmf<T> model = NeuralNmf<T>::load(a.model);
   std::vector<index_t> cols;
   index_t m = 0;
@@ -203,6 +244,8 @@ Command add_transform_command(CLI::App& app, const Common& c) {
   cmd->add_option("-o,--output", a->out, "output folder (S0.mtx, S1.mtx, ...), replaced as a whole")->required();
   add_columns_option(cmd, a->columns);
   cmd->add_flag("--npy", a->npy, "also write S*.npy (NumPy)");
+  cmd->add_flag("--s-per-process", a->s_per_process,
+                "under mpirun: each process writes its columns as S<l>.p<r>.mtx instead of process 0 gathering S<l>.mtx");
   const Common* cp = &c;
   return {cmd, [a, cp] { return dispatch(*cp, [&](auto t) { return run_transform<decltype(t)>(*cp, *a); }); }};
 }

@@ -10,6 +10,7 @@
 
 #include "cli/cli.hpp"
 #include "cli/experiment.hpp"
+#include "cli/mpi_run.hpp"
 
 using namespace nnmf;
 using namespace nnmf::cli;
@@ -23,9 +24,24 @@ const char* const kExitHelp =
     "outputs written and the model marked interrupted (a second Ctrl-C aborts and writes nothing). Errors "
     "are one line on stderr.";
 
-int error(const std::string& what, int code) {
-  std::fprintf(stderr, "nnmf: error: %s%s\n", what.c_str(), code == kExitUsage ? " (see --help)" : "");
-  return code;
+/// Prints the error (with several processes: with the process, and for an error every process
+/// hits the same way, such as a wrong command line, from process 0 only) and ends MPI.
+int error(const std::string& what, int code, bool same_everywhere = false) {
+  if (same_everywhere && mpi::process() != 0) return mpi::end_after_error(code, true);
+  const std::string who = mpi::active() ? "[process " + std::to_string(mpi::process()) + " of " +
+                                              std::to_string(mpi::processes()) + "] "
+                                        : "";
+  std::fprintf(stderr, "nnmf: error: %s%s%s\n", who.c_str(), what.c_str(), code == kExitUsage ? " (see --help)" : "");
+  return mpi::end_after_error(code, same_everywhere);
+}
+
+/// Under mpirun only `fit` (Neural NMF) and `transform` split the columns over the processes.
+void check_multi_process(const CLI::App& app) {
+  if (!mpi::active()) return;
+  for (const CLI::App* sub : app.get_subcommands())
+    if (sub->get_name() != "fit" && sub->get_name() != "transform")
+      throw UsageError("`nnmf " + sub->get_name() + "` runs on one process; under mpirun (" +
+                       std::to_string(mpi::processes()) + " processes) only `fit` and `transform` do");
 }
 
 Command add_methods_command(CLI::App& app) {
@@ -56,6 +72,7 @@ void prefer_passive_waiting(char** argv) {
 
 int main(int argc, char** argv) {
   prefer_passive_waiting(argv);
+  mpi::start(&argc, &argv);
   register_neural(methods());
   register_baselines(methods());
   CLI::App app{"nnmf: hierarchical topic modeling with Neural NMF (nnmf " NNMF_VERSION_STRING ")"};
@@ -73,19 +90,33 @@ int main(int argc, char** argv) {
   for (const auto& c : commands) c.app->fallthrough();
   try {
     app.parse(argc, argv);
+    check_multi_process(app);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    return error(e.what(), kExitUsage);
+    if (e.get_exit_code() == 0) {  // --help, --version
+      const int rc = mpi::process() == 0 ? app.exit(e) : 0;
+      mpi::finish();
+      return rc;
+    }
+    return error(e.what(), kExitUsage, true);
   } catch (const UsageError& e) {
-    return error(e.what(), kExitUsage);
+    return error(e.what(), kExitUsage, true);
   }
+  int rc = kExitOk;
   try {
     for (const auto& c : commands)
-      if (*c.app) return c.run();
+      if (*c.app) {
+        rc = c.run();
+        break;
+      }
   } catch (const UsageError& e) {
-    return error(e.what(), kExitUsage);
+    return error(e.what(), kExitUsage, true);  // from the command line: the same on every process
+  } catch (const PeerError& e) {
+    // The failing process prints its own error; the others only end.
+    if (!mpi::active()) return error(e.what(), kExitFailure);
+    return mpi::end_after_error(kExitFailure);
   } catch (const std::exception& e) {
     return error(e.what(), kExitFailure);
   }
-  return kExitOk;
+  mpi::finish();
+  return rc;
 }

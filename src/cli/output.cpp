@@ -56,7 +56,8 @@ std::vector<std::string> entries(const std::string& dir) {
 
 /// Names an output folder of ours holds (and the writers' temporaries of them).
 bool output_name(const std::string& n) {
-  static const std::regex re(R"(((A|S)[0-9]+\.mtx|B\.mtx|model\.nnmf|report\.json)(\.tmp-[A-Za-z0-9]{6})?)");
+  static const std::regex re(
+      R"(((A|S)[0-9]+\.mtx|S[0-9]+\.p[0-9]+\.mtx|B\.mtx|model\.nnmf|report\.json)(\.tmp-[A-Za-z0-9]{6})?)");
   return std::regex_match(n, re);
 }
 

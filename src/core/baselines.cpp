@@ -152,6 +152,7 @@ std::unique_ptr<PreparedData<T>> prepared_view(const Context& ctx, const DMatrix
   DMatrix<T> ones(ctx, S.rows(), S.cols());
   ops::fill<T>(ctx, ones.size(), T(1), ones.data());
   d->sum = ops::dot<T>(ctx, ones.view(), S.view());
+  finish_prepare(ctx, *d);
   return d;
 }
 
@@ -724,11 +725,20 @@ MultilayerResult<T> run_deep(const Context& ctx, const PreparedData<T>& X, const
   return r;
 }
 
+/// The baselines run on one process; their column sums are not all-reduced.
+void check_one_process(const Context& ctx, const char* who) {
+  if (ctx.processes() > 1)
+    throw InvalidArgument(std::string(who) + ": runs on one process; this context spans " +
+                          std::to_string(ctx.processes()) +
+                          " (multi-process training is Neural NMF's and nmf's, docs/mpi.md)");
+}
+
 }  // namespace
 }  // namespace detail
 
 template <class T>
 SsnmfResult<T> ssnmf(const Context& ctx, MatrixView<const T> X, index_t k, const SsnmfOptions& opts) {
+  detail::check_one_process(ctx, detail::kSsnmf);
   detail::check_ssnmf(X.rows, X.cols, false, k, opts);
   detail::check_values(detail::kSsnmf, "X", X, true, ctx.threads());
   auto d = detail::prepare(ctx, X);
@@ -737,6 +747,7 @@ SsnmfResult<T> ssnmf(const Context& ctx, MatrixView<const T> X, index_t k, const
 
 template <class T>
 SsnmfResult<T> ssnmf(const Context& ctx, const CscMatrix<T>& X, index_t k, const SsnmfOptions& opts) {
+  detail::check_one_process(ctx, detail::kSsnmf);
   detail::check_ssnmf(X.rows(), X.cols(), true, k, opts);
   detail::check_values(detail::kSsnmf, "X", X.view(), true, ctx.threads());
   auto d = detail::prepare(ctx, X);
@@ -746,6 +757,7 @@ SsnmfResult<T> ssnmf(const Context& ctx, const CscMatrix<T>& X, index_t k, const
 template <class T>
 MultilayerResult<T> hierarchical_nmf(const Context& ctx, MatrixView<const T> X,
                                      const HierarchicalNmfOptions& opts) {
+  detail::check_one_process(ctx, detail::kHier);
   detail::check_hierarchical(X.rows, X.cols, opts);
   detail::check_values(detail::kHier, "X", X, true, ctx.threads());
   auto d = detail::prepare(ctx, X);
@@ -755,6 +767,7 @@ MultilayerResult<T> hierarchical_nmf(const Context& ctx, MatrixView<const T> X,
 template <class T>
 MultilayerResult<T> hierarchical_nmf(const Context& ctx, const CscMatrix<T>& X,
                                      const HierarchicalNmfOptions& opts) {
+  detail::check_one_process(ctx, detail::kHier);
   detail::check_hierarchical(X.rows(), X.cols(), opts);
   detail::check_values(detail::kHier, "X", X.view(), true, ctx.threads());
   auto d = detail::prepare(ctx, X);
@@ -763,6 +776,7 @@ MultilayerResult<T> hierarchical_nmf(const Context& ctx, const CscMatrix<T>& X,
 
 template <class T>
 MultilayerResult<T> deep_nmf(const Context& ctx, MatrixView<const T> X, const DeepNmfOptions& opts) {
+  detail::check_one_process(ctx, detail::kDeep);
   detail::check_deep(X.rows, X.cols, false, opts);
   detail::check_values(detail::kDeep, "X", X, true, ctx.threads());
   auto d = detail::prepare(ctx, X);
@@ -771,6 +785,7 @@ MultilayerResult<T> deep_nmf(const Context& ctx, MatrixView<const T> X, const De
 
 template <class T>
 MultilayerResult<T> deep_nmf(const Context& ctx, const CscMatrix<T>& X, const DeepNmfOptions& opts) {
+  detail::check_one_process(ctx, detail::kDeep);
   detail::check_deep(X.rows(), X.cols(), true, opts);
   detail::check_values(detail::kDeep, "X", X.view(), true, ctx.threads());
   auto d = detail::prepare(ctx, X);

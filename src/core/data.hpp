@@ -5,29 +5,58 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/backend_memory.hpp"
+#include "core/comm.hpp"
 #include "core/ops.hpp"
+#include "nnmf/error.hpp"
 #include "nnmf/matrix.hpp"
 
 namespace nnmf::detail {
 
-/// X (N x m) in the context's memory with its squared norm and entry sum.
+/// X (N x m) in the context's memory with its squared norm and entry sum. With several
+/// processes (docs/mpi.md) this is the process's block of columns first_col ..
+/// first_col + cols() - 1 of a matrix of total_cols columns; sqnorm and sum are then those of
+/// the whole matrix and local_sqnorm that of the block (the block's share of a loss).
 template <class T>
 struct PreparedData {
   ConstOperand<T> dense;
   std::unique_ptr<DSparse<T>> sparse;
   DataOperand<T> op;
-  double sqnorm = 0;  ///< ||X||_F^2
-  double sum = 0;     ///< sum of the entries
+  double sqnorm = 0;        ///< ||X||_F^2 (all processes)
+  double local_sqnorm = 0;  ///< ||X block||_F^2
+  double sum = 0;           ///< sum of the entries (all processes)
+  index_t first_col = 0;    ///< global index of this block's first column
+  index_t total_cols = 0;   ///< columns over all processes
   index_t rows() const { return op.rows(); }
   index_t cols() const { return op.cols(); }
   double mean() const {
-    const double cnt = double(rows()) * double(cols());
+    const double cnt = double(rows()) * double(total_cols);
     return cnt > 0 ? sum / cnt : 0.0;
   }
 };
+
+/// Fills the global fields of @p d from its block's sqnorm and sum (a collective call).
+template <class T>
+void finish_prepare(const Context& ctx, PreparedData<T>& d) {
+  d.local_sqnorm = d.sqnorm;
+  double s[2] = {d.sqnorm, d.sum};
+  allreduce_sum(ctx, s, 2);
+  d.sqnorm = s[0];
+  d.sum = s[1];
+  if (distributed(ctx)) {
+    std::int64_t r[2] = {d.rows(), -d.rows()};
+    allreduce_max(ctx, r, 2);
+    if (r[0] != -r[1])
+      throw DimensionMismatch("X: the processes' blocks have between " + std::to_string(-r[1]) +
+                              " and " + std::to_string(r[0]) +
+                              " rows; every block of columns needs the same rows");
+  }
+  d.first_col = exclusive_prefix_sum(ctx, d.cols());
+  d.total_cols = allreduce_sum(ctx, std::int64_t(d.cols()));
+}
 
 /// Dense host X to the context (a view on the host, no copy).
 template <class T>
@@ -40,6 +69,7 @@ std::unique_ptr<PreparedData<T>> prepare(const Context& ctx, MatrixView<const T>
       d->sqnorm += double(X(i, j)) * X(i, j);
       d->sum += X(i, j);
     }
+  finish_prepare(ctx, *d);
   return d;
 }
 
@@ -54,6 +84,7 @@ std::unique_ptr<PreparedData<T>> prepare(const Context& ctx, const CscMatrix<T>&
     d->sqnorm += double(v) * v;
     d->sum += v;
   }
+  finish_prepare(ctx, *d);
   return d;
 }
 
@@ -63,6 +94,8 @@ class Rng {
  public:
   explicit Rng(std::uint64_t seed) : s_(seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull) {}
   double uniform() { return double(next() >> 11) * 0x1.0p-53; }
+  /// Skips @p n numbers (as n calls of uniform() would), in O(1).
+  void skip(std::uint64_t n) { s_ += n * 0x9E3779B97F4A7C15ull; }
 
  private:
   // splitmix64
@@ -81,6 +114,15 @@ DMatrix<T> random_matrix(const Context& ctx, index_t rows, index_t cols, double 
   Matrix<T> h(rows, cols);
   for (auto& v : h.storage()) v = static_cast<T>(scale * rng.uniform());
   return DMatrix<T>::upload(ctx, h.view());
+}
+
+/// Columns first_col .. first_col + cols - 1 of the rows x total matrix random_matrix would
+/// draw from @p rng: a block of columns is the same whatever the process count.
+template <class T>
+DMatrix<T> random_columns(const Context& ctx, index_t rows, index_t cols, index_t first_col,
+                          double scale, Rng& rng) {
+  rng.skip(static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(first_col));
+  return random_matrix<T>(ctx, rows, cols, scale, rng);
 }
 
 /// A deep copy within the context.

@@ -125,13 +125,13 @@ int max_exponent_of(const Matrix<T>& M) {
   return binary_exponent(mx);
 }
 
-/// ||X 2^-ex||_F^2 in double. The prepared squared norm is used while no square can have
-/// overflowed or lost its precision in it; otherwise the entries are scaled first (on the host
-/// directly, on a device through a scaled copy, chunk by chunk).
+/// ||X 2^-ex||_F^2 in double, of this process's block. The prepared squared norm is used while
+/// no square can have overflowed or lost its precision in it; otherwise the entries are scaled
+/// first (on the host directly, on a device through a scaled copy, chunk by chunk).
 template <class T>
 double scaled_sqnorm(const Context& ctx, const PreparedData<T>& X, int ex) {
-  if (std::is_same<T, float>::value || (std::abs(ex) <= 448 && std::isfinite(X.sqnorm)))
-    return std::ldexp(X.sqnorm, -2 * ex);
+  if (std::is_same<T, float>::value || (std::abs(ex) <= 448 && std::isfinite(X.local_sqnorm)))
+    return std::ldexp(X.local_sqnorm, -2 * ex);
   const index_t len = X.op.sparse ? X.op.sp->nnz() : X.rows() * X.cols();
   double s = 0;
   if (ctx.backend() == Backend::host) {
@@ -181,7 +181,9 @@ std::vector<double> layer_rel_errors(const Context& ctx, const PreparedData<T>& 
   }
   const int ex = std::isfinite(X.sum) ? binary_exponent(X.sum) : std::numeric_limits<double>::max_exponent;
   const int a0 = max_exponent_of(A[0]);
-  const double xsq = scaled_sqnorm(ctx, X, ex);
+  // This block's share of ||X'||^2 and of each layer's error, all-reduced.
+  const double xsq_part = scaled_sqnorm(ctx, X, ex);
+  const double xsq = allreduce_sum(ctx, xsq_part);
   DMatrix<T> G0(ctx, k0, k0), C0(ctx, k0, m), GV(ctx, k0, m);
   {
     // C0' = (A0' 2^-h)^T X 2^-(ex - h): half the data's scale inside the product.
@@ -222,15 +224,15 @@ std::vector<double> layer_rel_errors(const Context& ctx, const PreparedData<T>& 
     }
     V = DMatrix<T>::upload(ctx, Vh.view());
     ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), G0.view(), V.view(), T(0), GV.view());
-    const double e2 = xsq - 2 * ops::dot<T>(ctx, C0.view(), V.view()) +
-                      ops::dot<T>(ctx, GV.view(), V.view());
+    const double e2 = allreduce_sum(ctx, xsq_part - 2 * ops::dot<T>(ctx, C0.view(), V.view()) +
+                                             ops::dot<T>(ctx, GV.view(), V.view()));
     err.push_back(std::sqrt(std::max(e2, 0.0) / xsq));
   }
   return err;
 }
 
 template <class T>
-std::vector<LayerReport> reports_from(const NeuralNmf<T>& model, const std::vector<double>& rel,
+std::vector<LayerReport> reports_from(const Context& ctx, const NeuralNmf<T>& model, const std::vector<double>& rel,
                                       const std::vector<Matrix<T>>& S,
                                       const std::vector<std::vector<int>>& labels,
                                       const std::vector<std::uint8_t>& fit_mask,
@@ -242,7 +244,7 @@ std::vector<LayerReport> reports_from(const NeuralNmf<T>& model, const std::vect
     r.rel_error = rel[static_cast<std::size_t>(l)];
     if (!labels.empty()) {
       const auto& y = labels.size() == 1 ? labels[0] : labels[static_cast<std::size_t>(l)];
-      r.accuracy = label_accuracy<T>(S[static_cast<std::size_t>(l)].view(), y, fit_mask, score_mask);
+      r.accuracy = label_accuracy<T>(ctx, S[static_cast<std::size_t>(l)].view(), y, fit_mask, score_mask);
     }
     out.push_back(r);
   }
@@ -257,17 +259,19 @@ std::vector<LayerReport> evaluate_prepared(const Context& ctx, const NeuralNmf<T
                                            const std::vector<std::uint8_t>& score_mask) {
   const char* who = "NeuralNmf::evaluate";
   const index_t L = model.layers(), m = X.cols();
-  if (!labels.empty() && labels.size() != 1 && static_cast<index_t>(labels.size()) != L)
-    throw InvalidArgument(std::string(who) + ": " + std::to_string(labels.size()) +
-                          " label sets for " + std::to_string(L) + " layers (give 1 or " +
-                          std::to_string(L) + ")");
-  for (const auto& y : labels)
-    if (static_cast<index_t>(y.size()) != m)
-      throw DimensionMismatch(std::string(who) + ": " + std::to_string(y.size()) + " labels for " +
-                              std::to_string(m) + " columns");
+  all_or_none(ctx, [&] {
+    if (!labels.empty() && labels.size() != 1 && static_cast<index_t>(labels.size()) != L)
+      throw InvalidArgument(std::string(who) + ": " + std::to_string(labels.size()) +
+                            " label sets for " + std::to_string(L) + " layers (give 1 or " +
+                            std::to_string(L) + ")");
+    for (const auto& y : labels)
+      if (static_cast<index_t>(y.size()) != m)
+        throw DimensionMismatch(std::string(who) + ": " + std::to_string(y.size()) + " labels for " +
+                                std::to_string(m) + " columns");
+  });
   const auto S = forward_all(ctx, X, model.factors(), who);
   const auto rel = layer_rel_errors(ctx, X, model.factors(), S, who);
-  return reports_from(model, rel, S, labels, fit_mask, score_mask);
+  return reports_from(ctx, model, rel, S, labels, fit_mask, score_mask);
 }
 
 }  // namespace
@@ -276,16 +280,20 @@ std::vector<LayerReport> evaluate_prepared(const Context& ctx, const NeuralNmf<T
 
 template <class T>
 std::vector<Matrix<T>> NeuralNmf<T>::transform(const Context& ctx, MatrixView<const T> X) const {
-  detail::check_data("NeuralNmf::transform", *this, X.rows);
-  detail::check_values("NeuralNmf::transform", "X", X, true, ctx.threads());
+  detail::all_or_none(ctx, [&] {
+    detail::check_data("NeuralNmf::transform", *this, X.rows);
+    detail::check_values("NeuralNmf::transform", "X", X, true, ctx.threads());
+  });
   auto d = detail::prepare(ctx, X);
   return detail::forward_all(ctx, *d, A_, "NeuralNmf::transform");
 }
 
 template <class T>
 std::vector<Matrix<T>> NeuralNmf<T>::transform(const Context& ctx, const CscMatrix<T>& X) const {
-  detail::check_data("NeuralNmf::transform", *this, X.rows());
-  detail::check_values("NeuralNmf::transform", "X", X.view(), true, ctx.threads());
+  detail::all_or_none(ctx, [&] {
+    detail::check_data("NeuralNmf::transform", *this, X.rows());
+    detail::check_values("NeuralNmf::transform", "X", X.view(), true, ctx.threads());
+  });
   auto d = detail::prepare(ctx, X);
   return detail::forward_all(ctx, *d, A_, "NeuralNmf::transform");
 }
@@ -295,8 +303,10 @@ std::vector<LayerReport> NeuralNmf<T>::evaluate(const Context& ctx, MatrixView<c
                                                 const std::vector<std::vector<int>>& labels,
                                                 const std::vector<std::uint8_t>& fit_mask,
                                                 const std::vector<std::uint8_t>& score_mask) const {
-  detail::check_data("NeuralNmf::evaluate", *this, X.rows);
-  detail::check_values("NeuralNmf::evaluate", "X", X, true, ctx.threads());
+  detail::all_or_none(ctx, [&] {
+    detail::check_data("NeuralNmf::evaluate", *this, X.rows);
+    detail::check_values("NeuralNmf::evaluate", "X", X, true, ctx.threads());
+  });
   auto d = detail::prepare(ctx, X);
   return detail::evaluate_prepared(ctx, *this, *d, labels, fit_mask, score_mask);
 }
@@ -306,8 +316,10 @@ std::vector<LayerReport> NeuralNmf<T>::evaluate(const Context& ctx, const CscMat
                                                 const std::vector<std::vector<int>>& labels,
                                                 const std::vector<std::uint8_t>& fit_mask,
                                                 const std::vector<std::uint8_t>& score_mask) const {
-  detail::check_data("NeuralNmf::evaluate", *this, X.rows());
-  detail::check_values("NeuralNmf::evaluate", "X", X.view(), true, ctx.threads());
+  detail::all_or_none(ctx, [&] {
+    detail::check_data("NeuralNmf::evaluate", *this, X.rows());
+    detail::check_values("NeuralNmf::evaluate", "X", X.view(), true, ctx.threads());
+  });
   auto d = detail::prepare(ctx, X);
   return detail::evaluate_prepared(ctx, *this, *d, labels, fit_mask, score_mask);
 }
@@ -334,7 +346,7 @@ void check_hierarchy(const char* who, index_t rows, index_t cols, const std::vec
 template <class T>
 std::vector<double> relative_errors(const Context& ctx, MatrixView<const T> X,
                                     const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S) {
-  detail::check_hierarchy("relative_errors", X.rows, X.cols, A, S);
+  detail::all_or_none(ctx, [&] { detail::check_hierarchy("relative_errors", X.rows, X.cols, A, S); });
   auto d = detail::prepare(ctx, X);
   return detail::layer_rel_errors(ctx, *d, A, S, "relative_errors");
 }
@@ -342,7 +354,7 @@ std::vector<double> relative_errors(const Context& ctx, MatrixView<const T> X,
 template <class T>
 std::vector<double> relative_errors(const Context& ctx, const CscMatrix<T>& X,
                                     const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S) {
-  detail::check_hierarchy("relative_errors", X.rows(), X.cols(), A, S);
+  detail::all_or_none(ctx, [&] { detail::check_hierarchy("relative_errors", X.rows(), X.cols(), A, S); });
   auto d = detail::prepare(ctx, X);
   return detail::layer_rel_errors(ctx, *d, A, S, "relative_errors");
 }
@@ -435,8 +447,14 @@ template <class T>
 double label_accuracy(MatrixView<const T> S, const std::vector<int>& labels,
                       const std::vector<std::uint8_t>& fit_mask,
                       const std::vector<std::uint8_t>& score_mask) {
-  const char* who = "label_accuracy";
-  const index_t k = S.rows, m = S.cols;
+  return label_accuracy<T>(Context::host(1), S, labels, fit_mask, score_mask);
+}
+
+namespace detail {
+namespace {
+void check_accuracy_inputs(const char* who, index_t m, const std::vector<int>& labels,
+                           const std::vector<std::uint8_t>& fit_mask,
+                           const std::vector<std::uint8_t>& score_mask) {
   if (static_cast<index_t>(labels.size()) != m)
     throw DimensionMismatch(std::string(who) + ": " + std::to_string(labels.size()) + " labels for " +
                             std::to_string(m) + " columns");
@@ -446,11 +464,22 @@ double label_accuracy(MatrixView<const T> S, const std::vector<int>& labels,
   if (!score_mask.empty() && static_cast<index_t>(score_mask.size()) != m)
     throw DimensionMismatch(std::string(who) + ": score mask has " + std::to_string(score_mask.size()) +
                             " entries for " + std::to_string(m) + " columns");
-  int c = 0;
-  for (int y : labels) {
+  for (int y : labels)
     if (y < 0) throw InvalidArgument(std::string(who) + ": negative label " + std::to_string(y));
-    c = std::max(c, y + 1);
-  }
+}
+}  // namespace
+}  // namespace detail
+
+template <class T>
+double label_accuracy(const Context& ctx, MatrixView<const T> S, const std::vector<int>& labels,
+                      const std::vector<std::uint8_t>& fit_mask,
+                      const std::vector<std::uint8_t>& score_mask) {
+  const char* who = "label_accuracy";
+  const index_t k = S.rows, m = S.cols;
+  detail::all_or_none(ctx, [&] { detail::check_accuracy_inputs(who, m, labels, fit_mask, score_mask); });
+  std::int64_t top = -1;
+  for (int y : labels) top = std::max<std::int64_t>(top, y);
+  const int c = static_cast<int>(std::max<std::int64_t>(0, detail::allreduce_max(ctx, top) + 1));
   // B = Y_K S_K^+ = (Y_K S_K^T)(S_K S_K^T)^+ over the fit columns K.
   Matrix<double> M(k, k), N(c, k);
   for (index_t j = 0; j < m; ++j) {
@@ -462,6 +491,7 @@ double label_accuracy(MatrixView<const T> S, const std::vector<int>& labels,
       N(labels[static_cast<std::size_t>(j)], b) += sb;
     }
   }
+  detail::allreduce_sum<double>(ctx, {M.view(), N.view()});  // host memory: a host context
   const Matrix<double> B = detail::right_pinv_solve(N, M);
   index_t right = 0, scored = 0;
   for (index_t j = 0; j < m; ++j) {
@@ -479,6 +509,10 @@ double label_accuracy(MatrixView<const T> S, const std::vector<int>& labels,
     ++scored;
     right += best == labels[static_cast<std::size_t>(j)];
   }
+  std::int64_t counts[2] = {right, scored};
+  detail::allreduce_sum(ctx, counts, 2);
+  right = counts[0];
+  scored = counts[1];
   if (scored == 0) throw InvalidArgument(std::string(who) + ": no column to score");
   return double(right) / double(scored);
 }
@@ -761,6 +795,10 @@ template std::vector<int> argmax_columns<double>(MatrixView<const double>);
 template double label_accuracy<float>(MatrixView<const float>, const std::vector<int>&,
                                       const std::vector<std::uint8_t>&, const std::vector<std::uint8_t>&);
 template double label_accuracy<double>(MatrixView<const double>, const std::vector<int>&,
+                                       const std::vector<std::uint8_t>&, const std::vector<std::uint8_t>&);
+template double label_accuracy<float>(const Context&, MatrixView<const float>, const std::vector<int>&,
+                                      const std::vector<std::uint8_t>&, const std::vector<std::uint8_t>&);
+template double label_accuracy<double>(const Context&, MatrixView<const double>, const std::vector<int>&,
                                        const std::vector<std::uint8_t>&, const std::vector<std::uint8_t>&);
 
 }  // namespace nnmf

@@ -104,8 +104,6 @@ void check_fit_options(const FitOptions& o, index_t n, index_t m, bool sparse) {
       if (!s.known.empty() && s.known[j] > 1)
         bad("known mask entry " + std::to_string(int(s.known[j])) + " at column " + std::to_string(j) + " is not 0 or 1");
     }
-    if (!s.known.empty() && std::accumulate(s.known.begin(), s.known.end(), 0) == 0)
-      bad("the known mask marks no column as labelled");
     check_finite_nonneg("supervision lambda", s.lambda);
     if (s.loss == SupervisionLoss::cross_entropy && s.classifier == ClassifierMode::closed_form)
       bad("the cross-entropy loss has no closed-form classifier; use ClassifierMode::trained");
@@ -153,11 +151,23 @@ void check_fit_options(const FitOptions& o, index_t n, index_t m, bool sparse) {
   if (!(o.nnls.tol >= 0) || o.nnls.max_iter < 0) bad("nnls options: tol and max_iter must be >= 0");
 }
 
+/// Checks of the labels that span every process's block (a block may have no known label, or
+/// no column at all): some column is known, and the class count.
+int checked_classes(const Context& ctx, const Supervision& s) {
+  std::int64_t known = s.known.empty() ? std::int64_t(s.labels.size())
+                                       : std::accumulate(s.known.begin(), s.known.end(), std::int64_t(0));
+  known = allreduce_sum(ctx, known);
+  if (known == 0) bad("the known mask marks no column as labelled");
+  const std::int64_t maxl = allreduce_max(
+      ctx, s.labels.empty() ? std::int64_t(-1) : *std::max_element(s.labels.begin(), s.labels.end()));
+  if (maxl < 0) bad("no labels: X has no columns");
+  return s.num_classes > 0 ? s.num_classes : static_cast<int>(maxl) + 1;
+}
+
 template <class T>
 std::unique_ptr<SupervisionData<T>> make_supervision(const Context& ctx, const Supervision& s, index_t m) {
   auto d = std::make_unique<SupervisionData<T>>();
-  const int maxl = *std::max_element(s.labels.begin(), s.labels.end());
-  d->classes = s.num_classes > 0 ? s.num_classes : maxl + 1;
+  d->classes = checked_classes(ctx, s);
   d->loss = s.loss;
   d->mode = s.classifier;
   const index_t c = d->classes;
@@ -176,16 +186,29 @@ std::unique_ptr<SupervisionData<T>> make_supervision(const Context& ctx, const S
   return d;
 }
 
+/// With several processes, should_stop is polled on each and true on all when true on one
+/// (Ctrl-C reaching one process ends the training of all after the same epoch).
+FitOptions collective_stop(const Context& ctx, const FitOptions& opts) {
+  FitOptions o = opts;
+  if (distributed(ctx))
+    o.should_stop = [ctx, f = opts.should_stop] {
+      return allreduce_max(ctx, std::int64_t(f && f())) != 0;
+    };
+  return o;
+}
+
 template <class T>
-NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const FitOptions& opts,
+NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const FitOptions& given,
                           NeuralNmf<T> (*make)(std::vector<Matrix<T>>, Matrix<T>, Optimized)) {
+  const FitOptions opts = collective_stop(ctx, given);
   const index_t m = X.cols();
   std::unique_ptr<SupervisionData<T>> sup;
   Validation<T> val;
   if (opts.supervision) {
     // The held-out labels (FitOptions::validation_fraction) leave the supervision term.
     Supervision trained_on = *opts.supervision;
-    val.columns = validation_columns(opts, trained_on, m);
+    val.columns = validation_columns(ctx, opts, trained_on, m);
+    val.on = detail::allreduce_max(ctx, std::int64_t(!val.columns.empty())) != 0;  // on every process
     if (!val.columns.empty() && trained_on.known.empty()) trained_on.known.assign(static_cast<std::size_t>(m), 1);
     for (index_t j : val.columns) {
       trained_on.known[static_cast<std::size_t>(j)] = 0;
@@ -222,7 +245,7 @@ NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const Fi
     if (sup && !trained_B) tr.evaluate(A, nullptr, cur, nullptr);  // the classifier B
   } else {
     trained = optimize<T>(tr, A, trained_B ? &B : nullptr, opts, opts.epochs, cur,
-                          val.columns.empty() ? nullptr : &val);
+                          val.on ? &val : nullptr);
   }
   std::vector<Matrix<T>> Ah;
   for (const auto& a : A) Ah.push_back(a.download());
@@ -236,8 +259,10 @@ NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const Fi
 
 template <class T>
 NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, MatrixView<const T> X, const FitOptions& opts) {
-  detail::check_fit_options(opts, X.rows, X.cols, false);
-  detail::check_values(detail::kWho, "X", X, true, ctx.threads());
+  detail::all_or_none(ctx, [&] {
+    detail::check_fit_options(opts, X.rows, X.cols, false);
+    detail::check_values(detail::kWho, "X", X, true, ctx.threads());
+  });
   auto d = detail::prepare(ctx, X);
   return detail::fit_prepared<T>(ctx, *d, opts, [](std::vector<Matrix<T>> A, Matrix<T> B,
                                                    detail::Optimized h) {
@@ -251,8 +276,10 @@ NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, MatrixView<const T> X, const 
 
 template <class T>
 NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, const CscMatrix<T>& X, const FitOptions& opts) {
-  detail::check_fit_options(opts, X.rows(), X.cols(), true);
-  detail::check_values(detail::kWho, "X", X.view(), true, ctx.threads());
+  detail::all_or_none(ctx, [&] {
+    detail::check_fit_options(opts, X.rows(), X.cols(), true);
+    detail::check_values(detail::kWho, "X", X.view(), true, ctx.threads());
+  });
   auto d = detail::prepare(ctx, X);
   return detail::fit_prepared<T>(ctx, *d, opts, [](std::vector<Matrix<T>> A, Matrix<T> B,
                                                    detail::Optimized h) {

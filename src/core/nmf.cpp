@@ -72,57 +72,103 @@ void orthonormalize_on_host(const Context& ctx, DMatrix<T>& Y) {
   Y = upload_double<T>(ctx, d);
 }
 
+/// Columns first_col .. first_col + cols - 1 of the l x total matrix of standard normal numbers
+/// (Box-Muller on pairs of seeded uniforms, in column-major order): the same numbers for a
+/// column whatever the split of the columns over processes.
+Matrix<double> gaussian_columns(index_t l, index_t cols, index_t first_col, std::uint64_t seed) {
+  Matrix<double> Om(l, cols);
+  const std::uint64_t q0 = std::uint64_t(l) * std::uint64_t(first_col);
+  const std::uint64_t q1 = q0 + std::uint64_t(l) * std::uint64_t(cols);
+  const std::uint64_t qs = q0 & ~std::uint64_t(1);  // pair p = q / 2 takes uniforms 2p, 2p + 1
+  Rng rng(seed);
+  rng.skip(qs);
+  for (std::uint64_t q = qs; q < q1; q += 2) {
+    const double u1 = std::max(rng.uniform(), 1e-300), u2 = rng.uniform();
+    const double r = std::sqrt(-2 * std::log(u1)), t = 6.283185307179586 * u2;
+    if (q >= q0) Om.data()[q - q0] = r * std::cos(t);
+    if (q + 1 >= q0 && q + 1 < q1) Om.data()[q + 1 - q0] = r * std::sin(t);
+  }
+  return Om;
+}
+
+/// NNDSVDa fills the zeros of W with mean(X). Filled so, W jumps where an entry of u that
+/// cancels to about 1e-17 changes sign with the rounding of the sums above (their order
+/// depends on the split of the columns over processes; on the 20 Newsgroups sample a 1e-15
+/// change of X moved W by 1e-7). Here entries w < d of column j, d = 1e-6 max W(:, j), go
+/// to avg + (d - avg) w / d instead: avg at 0 as in NNDSVDa, w from d on, and continuous, so
+/// that rounding moves the start by rounding times at most avg / d.
+void fill_small_entries(Matrix<double>& W, double avg) {
+  for (index_t j = 0; j < W.cols(); ++j) {
+    double top = 0;
+    for (index_t i = 0; i < W.rows(); ++i) top = std::max(top, W(i, j));
+    const double d = 1e-6 * top;
+    for (index_t i = 0; i < W.rows(); ++i) {
+      const double w = W(i, j);
+      if (w == 0)
+        W(i, j) = avg;
+      else if (w < d)
+        W(i, j) = avg + (d - avg) * (w / d);
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
 DMatrix<T> nndsvd_w(const Context& ctx, const PreparedData<T>& X, index_t k, std::uint64_t seed) {
-  const index_t n = X.rows(), m = X.cols(), l = std::min(k + 10, std::min(n, m));
-  // Randomized range finder with 4 power iterations (Halko, Martinsson & Tropp), all through
-  // the products with X; QR and the small SVD on the host in double.
-  Rng rng(seed);
-  Matrix<double> Om(l, m);
-  for (index_t q = 0; q < Om.size(); q += 2) {
-    const double u1 = std::max(rng.uniform(), 1e-300), u2 = rng.uniform();
-    const double r = std::sqrt(-2 * std::log(u1)), t = 6.283185307179586 * u2;
-    Om.data()[q] = r * std::cos(t);
-    if (q + 1 < Om.size()) Om.data()[q + 1] = r * std::sin(t);
-  }
-  DMatrix<T> OmT = upload_double<T>(ctx, Om), Y(ctx, n, l), Zt(ctx, l, m);
+  const index_t n = X.rows(), m = X.cols(), l = std::min(k + 10, std::min(n, X.total_cols));
+  // Randomized subspace iteration with 4 power iterations (Halko, Martinsson & Tropp) through
+  // products with X that are sums over the columns, Y = X Z^T (n x l, all-reduced), so that
+  // the result is the same for any split of the columns over processes; QR of the replicated
+  // Y on the host in double. The SVD of B = Q^T X (l x m) comes from the eigenpairs of the
+  // all-reduced B B^T (B = Ub diag(s) Vt, Vt = diag(1/s) Ub^T B).
+  DMatrix<T> OmT = upload_double<T>(ctx, gaussian_columns(l, m, X.first_col, seed));
+  DMatrix<T> Y(ctx, n, l), Zt(ctx, l, m);
   ops::x_zt<T>(ctx, T(1), X.op, OmT.view(), T(0), Y.view());  // Y = X Omega
+  allreduce_sum<T>(ctx, Y.view());
   for (int it = 0; it < 4; ++it) {
     orthonormalize_on_host(ctx, Y);
     ops::at_x<T>(ctx, T(1), Y.view(), X.op, T(0), Zt.view());  // Zt = Y^T X
-    Matrix<double> Z(m, l);
-    const Matrix<double> zt = to_double(Zt.download());
-    for (index_t j = 0; j < l; ++j)
-      for (index_t i = 0; i < m; ++i) Z(i, j) = zt(j, i);
-    orthonormalize(Z);
-    Matrix<double> ztn(l, m);
-    for (index_t j = 0; j < l; ++j)
-      for (index_t i = 0; i < m; ++i) ztn(j, i) = Z(i, j);
-    OmT = upload_double<T>(ctx, ztn);
-    ops::x_zt<T>(ctx, T(1), X.op, OmT.view(), T(0), Y.view());  // Y = X Z
+    ops::x_zt<T>(ctx, T(1), X.op, Zt.view(), T(0), Y.view());  // Y = X X^T Y
+    allreduce_sum<T>(ctx, Y.view());
   }
   orthonormalize_on_host(ctx, Y);
   ops::at_x<T>(ctx, T(1), Y.view(), X.op, T(0), Zt.view());  // B = Q^T X (l x m)
-  Matrix<double> Ub, Vt;
+  DMatrix<T> BBt(ctx, l, l);
+  ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), Zt.view(), Zt.view(), T(0), BBt.view());
+  allreduce_sum<T>(ctx, BBt.view());
+  Matrix<double> Ub;
   std::vector<double> sv;
-  thin_svd(to_double(Zt.download()), Ub, sv, Vt);
+  symmetric_eigen(to_double(BBt.download()), Ub, sv);
+  for (double& x : sv) x = std::sqrt(std::max(x, 0.0));
+  // Vt(j, :) = Ub(:, j)^T B / s_j, only its positive and negative parts' norms are needed.
+  const Matrix<double> Bh = to_double(Zt.download());
+  std::vector<double> vnorm(2 * static_cast<std::size_t>(k), 0.0);  // (vp^2, vn^2) per j
+  for (index_t j = 0; j < k; ++j) {
+    const double inv = sv[static_cast<std::size_t>(j)] > 0 ? 1 / sv[static_cast<std::size_t>(j)] : 0.0;
+    for (index_t c = 0; c < m; ++c) {
+      double x = 0;
+      for (index_t p = 0; p < l; ++p) x += Ub(p, j) * Bh(p, c);
+      x *= inv;
+      vnorm[2 * static_cast<std::size_t>(j) + (x > 0 ? 0 : 1)] += x * x;
+    }
+  }
+  allreduce_sum(ctx, vnorm.data(), vnorm.size());
   const Matrix<double> Q = to_double(Y.download());
   // NNDSVD: each singular pair contributes its dominant nonnegative part.
   Matrix<double> W(n, k);
-  std::vector<double> u(static_cast<std::size_t>(n)), v(static_cast<std::size_t>(m));
+  std::vector<double> u(static_cast<std::size_t>(n));
   for (index_t j = 0; j < k; ++j) {
     for (index_t i = 0; i < n; ++i) {
       double s = 0;
       for (index_t p = 0; p < l; ++p) s += Q(i, p) * Ub(p, j);
       u[static_cast<std::size_t>(i)] = s;
     }
-    for (index_t i = 0; i < m; ++i) v[static_cast<std::size_t>(i)] = Vt(j, i);
-    double up = 0, un = 0, vp = 0, vn = 0;
+    double up = 0, un = 0;
     for (double x : u) (x > 0 ? up : un) += x * x;
-    for (double x : v) (x > 0 ? vp : vn) += x * x;
-    up = std::sqrt(up), un = std::sqrt(un), vp = std::sqrt(vp), vn = std::sqrt(vn);
+    up = std::sqrt(up), un = std::sqrt(un);
+    const double vp = std::sqrt(vnorm[2 * static_cast<std::size_t>(j)]);
+    const double vn = std::sqrt(vnorm[2 * static_cast<std::size_t>(j) + 1]);
     const bool pos = j == 0 || up * vp >= un * vn;
     const double sigma = j == 0 ? 1.0 : (pos ? up * vp : un * vn);
     const double norm = j == 0 ? std::sqrt(up * up + un * un) : (pos ? up : un);
@@ -132,9 +178,7 @@ DMatrix<T> nndsvd_w(const Context& ctx, const PreparedData<T>& X, index_t k, std
       W(i, j) = j == 0 ? f * std::abs(x) : f * (pos ? std::max(x, 0.0) : std::max(-x, 0.0));
     }
   }
-  const double avg = X.mean();
-  for (index_t q = 0; q < W.size(); ++q)
-    if (W.data()[q] == 0) W.data()[q] = avg;
+  fill_small_entries(W, X.mean());
   return upload_double<T>(ctx, W);
 }
 
@@ -200,6 +244,7 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
       hsolve.solve(G.view(), C.view(), st.H.view(), hsolve.support());
       ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), st.H.view(), st.H.view(), T(0), G2.view());
       ops::x_zt<T>(ctx, T(1), X.op, st.H.view(), T(0), R.view());
+      allreduce_sum<T>(ctx, {G2.view(), R.view()});  // H H^T and X H^T: sums over columns
       ops::transpose<T>(ctx, R.view(), Ct.view());
       wsolve.solve(G2.view(), Ct.view(), Wt.view(), wsolve.support());
       ops::transpose<T>(ctx, Wt.view(), st.W.view());
@@ -228,6 +273,7 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
       }
       ops::gram<T>(ctx, Ht.view(), G2.view());
       ops::x_zt<T>(ctx, T(1), X.op, st.H.view(), T(0), R.view());
+      allreduce_sum<T>(ctx, {G2.view(), R.view()});
       hals_sweep<T>(ctx, G2, R.view(), st.W.view(), gn.view());
       ops::gram<T>(ctx, st.W.view(), G.view());
       const double f = objective();
@@ -239,7 +285,7 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
     }
   } else {
     // H starts at the same scale as W; the multiplicative updates keep both nonnegative.
-    st.H = random_matrix<T>(ctx, k, m, scale, rng);
+    st.H = random_columns<T>(ctx, k, m, X.first_col, scale, rng);
     DMatrix<T> GH(ctx, k, m), WG2(ctx, n, k);
     const T eps = static_cast<T>(o.mu_eps);
     for (int it = 1; it <= o.max_iter; ++it) {
@@ -248,6 +294,7 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
       ops::mu_update<T>(ctx, k * m, st.H.data(), C.data(), GH.data(), eps);
       ops::x_zt<T>(ctx, T(1), X.op, st.H.view(), T(0), R.view());
       ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), st.H.view(), st.H.view(), T(0), G2.view());
+      allreduce_sum<T>(ctx, {R.view(), G2.view()});
       ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), st.W.view(), G2.view(), T(0), WG2.view());
       ops::mu_update<T>(ctx, n * k, st.W.data(), R.data(), WG2.data(), eps);
       ops::gram<T>(ctx, st.W.view(), G.view());
@@ -303,18 +350,18 @@ template DMatrix<double> nndsvd_w<double>(const Context&, const PreparedData<dou
 template <class T>
 NmfResult<T> nmf(const Context& ctx, MatrixView<const T> X, index_t k, const NmfOptions& opts) {
   const auto t0 = std::chrono::steady_clock::now();
-  detail::check_nmf_options("nmf", opts, X.rows, X.cols, k);
-  detail::check_values("nmf", "X", X, true, ctx.threads());
+  detail::all_or_none(ctx, [&] { detail::check_values("nmf", "X", X, true, ctx.threads()); });
   auto d = detail::prepare(ctx, X);
+  detail::check_nmf_options("nmf", opts, X.rows, d->total_cols, k);
   return detail::finish(detail::nmf_on_backend<T>(ctx, *d, k, opts, nullptr, t0));
 }
 
 template <class T>
 NmfResult<T> nmf(const Context& ctx, const CscMatrix<T>& X, index_t k, const NmfOptions& opts) {
   const auto t0 = std::chrono::steady_clock::now();
-  detail::check_nmf_options("nmf", opts, X.rows(), X.cols(), k);
-  detail::check_values("nmf", "X", X.view(), true, ctx.threads());
+  detail::all_or_none(ctx, [&] { detail::check_values("nmf", "X", X.view(), true, ctx.threads()); });
   auto d = detail::prepare(ctx, X);
+  detail::check_nmf_options("nmf", opts, X.rows(), d->total_cols, k);
   return detail::finish(detail::nmf_on_backend<T>(ctx, *d, k, opts, nullptr, t0));
 }
 

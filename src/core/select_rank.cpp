@@ -154,6 +154,9 @@ double standard_error(const std::vector<double>& v, double mean) {
 
 template <class T>
 RankSelection select_rank(const Context& ctx, const CscMatrix<T>& X, const RankSelectionOptions& o) {
+  if (ctx.processes() > 1)  // the held-out blocks are drawn over all of X (docs/mpi.md)
+    throw InvalidArgument("select_rank: runs on one process; this context spans " +
+                          std::to_string(ctx.processes()));
   const auto held_rows = static_cast<index_t>(std::llround(o.holdout * static_cast<double>(X.rows())));
   const auto held_cols = static_cast<index_t>(std::llround(o.holdout * static_cast<double>(X.cols())));
   check_options(o, X.rows() - held_rows, X.cols() - held_cols, held_rows, held_cols);

@@ -86,6 +86,26 @@ void orthonormalize(Matrix<double>& A) {
                        std::to_string(info));
 }
 
+void symmetric_eigen(const Matrix<double>& M, Matrix<double>& V, std::vector<double>& lambda) {
+  const lapack_int k = static_cast<lapack_int>(M.rows());
+  Matrix<double> W = M;
+  std::vector<double> w(static_cast<std::size_t>(k));
+  if (k > 0) {
+    const SerialBlas serial;
+    const lapack_int info = LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', k, W.data(), k, w.data());
+    if (info != 0)
+      throw BackendError("LAPACKE_dsyev failed with info = " + std::to_string(info) + " on a " +
+                         shape_string(k, k) + " symmetric matrix");
+  }
+  V = Matrix<double>(k, k);
+  lambda.assign(static_cast<std::size_t>(k), 0.0);
+  for (index_t j = 0; j < k; ++j) {  // dsyev's order is increasing
+    const index_t src = k - 1 - j;
+    lambda[static_cast<std::size_t>(j)] = w[static_cast<std::size_t>(src)];
+    for (index_t i = 0; i < k; ++i) V(i, j) = W(i, src);
+  }
+}
+
 void thin_svd(const Matrix<double>& B, Matrix<double>& U, std::vector<double>& s, Matrix<double>& Vt) {
   const lapack_int l = static_cast<lapack_int>(B.rows()), m = static_cast<lapack_int>(B.cols());
   const lapack_int r = std::min(l, m);

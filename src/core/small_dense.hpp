@@ -21,6 +21,10 @@ namespace nnmf::detail {
 /// (Householder QR, LAPACK dgeqrf + dorgqr).
 void orthonormalize(Matrix<double>& A);
 
+/// Eigenpairs of symmetric M (k x k): V's columns the eigenvectors, lambda the eigenvalues,
+/// in decreasing order (LAPACK dsyev).
+void symmetric_eigen(const Matrix<double>& M, Matrix<double>& V, std::vector<double>& lambda);
+
 /// Thin SVD of B (l x m): B = U diag(s) Vt with U l x r, s r, Vt r x m, r = min(l, m),
 /// singular values in decreasing order (LAPACK dgesdd).
 void thin_svd(const Matrix<double>& B, Matrix<double>& U, std::vector<double>& s, Matrix<double>& Vt);

@@ -22,17 +22,18 @@ Trainer<T>::Trainer(const Context& ctx, const PreparedData<T>& data,
     : ctx_(ctx), X_(data), ranks_(ranks), opts_(opts), sup_(sup), mask_(data_mask) {
   const index_t L = layers(), n = data.rows(), m = data.cols();
   const bool mean = opts.scaling == Scaling::mean;
-  const double nm = double(n) * double(m);
+  const double mt = double(data.total_cols);  // the mean is over the columns of all processes
+  const double nm = double(n) * mt;
   coef_rec_ = opts.reconstruction_weight * (mean ? 1.0 / nm : 1.0);
   coef_energy_.resize(static_cast<std::size_t>(L));
   for (index_t l = 0; l < L; ++l) {
     const double rows_in = l == 0 ? double(n) : double(ranks[static_cast<std::size_t>(l - 1)]);
     coef_energy_[static_cast<std::size_t>(l)] =
-        opts.energy_weight * (mean ? 1.0 / (rows_in * double(m)) : 1.0);
+        opts.energy_weight * (mean ? 1.0 / (rows_in * mt) : 1.0);
   }
   if (sup) {
     double s = 1.0;
-    if (mean) s = sup->loss == SupervisionLoss::l2 ? 1.0 / (double(sup->classes) * m) : 1.0 / m;
+    if (mean) s = sup->loss == SupervisionLoss::l2 ? 1.0 / (double(sup->classes) * mt) : 1.0 / mt;
     coef_sup_ = opts.supervision->lambda * s;
   }
   for (index_t l = 0; l < L; ++l) {
@@ -103,6 +104,7 @@ void Trainer<T>::closed_form_classifier(const DMatrix<T>& SL, DMatrix<T>& B) {
   DMatrix<T> M(ctx_, k, k), N(ctx_, sup_->classes, k);
   ops::gemm<T>(ctx_, Trans::N, Trans::T, T(1), Sw_.view(), SL.view(), T(0), M.view());
   ops::gemm<T>(ctx_, Trans::N, Trans::T, T(1), sup_->Yw.view(), SL.view(), T(0), N.view());
+  allreduce_sum<T>(ctx_, {M.view(), N.view()});  // sums over the columns of all processes
   const Matrix<T> Mh = M.download(), Nh = N.download();
   Matrix<double> Md(k, k), Nd(sup_->classes, k);
   for (index_t q = 0; q < Md.size(); ++q) Md.data()[q] = Mh.data()[q];
@@ -115,9 +117,12 @@ void Trainer<T>::closed_form_classifier(const DMatrix<T>& SL, DMatrix<T>& B) {
 
 template <class T>
 void Trainer<T>::loss(const std::vector<DMatrix<T>>& A, const DMatrix<T>* B, State<T>& st) {
-  const index_t L = layers(), m = X_.cols();
+  const index_t L = layers();
   const std::size_t uL = static_cast<std::size_t>(L - 1);
   st.rec = st.energy = st.sup = 0;
+  // This block's share of each term, (rec, energy layer 0 .. L-1, supervision, NNLS
+  // iterations), all-reduced at once; the weights are applied to the sums.
+  std::vector<double> part(static_cast<std::size_t>(L) + 3, 0.0);
   if (coef_rec_ != 0) {
     // V(L-1) = SL; V(l-1) = A(l) V(l): V0 = A1 ... AL SL (k0 x m).
     for (index_t l = L - 1; l >= 1; --l) {
@@ -135,10 +140,10 @@ void Trainer<T>::loss(const std::vector<DMatrix<T>>& A, const DMatrix<T>* B, Sta
       r = ops::sqnorm<T>(ctx_, st.Rrec.view());
     } else {
       ops::gemm<T>(ctx_, Trans::N, Trans::N, T(1), st.G[0].view(), V0.view(), T(0), st.GV0.view());
-      r = X_.sqnorm - 2 * ops::dot<T>(ctx_, st.C[0].view(), V0.view()) +
+      r = X_.local_sqnorm - 2 * ops::dot<T>(ctx_, st.C[0].view(), V0.view()) +
           ops::dot<T>(ctx_, st.GV0.view(), V0.view());
     }
-    st.rec = coef_rec_ * std::max(r, 0.0);
+    part[0] = r;
   }
   if (opts_.energy_weight != 0) {
     double e0;
@@ -151,16 +156,16 @@ void Trainer<T>::loss(const std::vector<DMatrix<T>>& A, const DMatrix<T>* B, Sta
     } else {
       ops::gemm<T>(ctx_, Trans::N, Trans::N, T(1), st.G[0].view(), st.S[0].view(), T(0),
                    st.GS0.view());
-      e0 = X_.sqnorm - 2 * ops::dot<T>(ctx_, st.C[0].view(), st.S[0].view()) +
+      e0 = X_.local_sqnorm - 2 * ops::dot<T>(ctx_, st.C[0].view(), st.S[0].view()) +
            ops::dot<T>(ctx_, st.GS0.view(), st.S[0].view());
     }
-    st.energy = coef_energy_[0] * std::max(e0, 0.0);
+    part[1] = e0;
     for (index_t l = 1; l < L; ++l) {
       const std::size_t u = static_cast<std::size_t>(l);
       DMatrix<T>& R = st.Res[u - 1];
       ops::copy<T>(ctx_, st.S[u - 1].view(), R.view());
       ops::gemm<T>(ctx_, Trans::N, Trans::N, T(-1), A[u].view(), st.S[u].view(), T(1), R.view());
-      st.energy += coef_energy_[u] * ops::sqnorm<T>(ctx_, R.view());
+      part[1 + u] = ops::sqnorm<T>(ctx_, R.view());
     }
   }
   if (sup_) {
@@ -178,9 +183,18 @@ void Trainer<T>::loss(const std::vector<DMatrix<T>>& A, const DMatrix<T>* B, Sta
       s = ops::softmax_xent<T>(ctx_, st.P.view(), sup_->labels.data(), sup_->weight.data(),
                                st.Rs.view());
     }
-    st.sup = coef_sup_ * s;
+    part[uL + 2] = s;
   }
-  (void)m;
+  part[uL + 3] = double(st.nnls_iterations);
+  allreduce_sum(ctx_, part.data(), part.size());
+  if (coef_rec_ != 0) st.rec = coef_rec_ * std::max(part[0], 0.0);
+  if (opts_.energy_weight != 0) {
+    st.energy = coef_energy_[0] * std::max(part[1], 0.0);
+    for (index_t l = 1; l < L; ++l)
+      st.energy += coef_energy_[static_cast<std::size_t>(l)] * part[1 + static_cast<std::size_t>(l)];
+  }
+  if (sup_) st.sup = coef_sup_ * part[uL + 2];
+  st.nnls_iterations = static_cast<index_t>(part[uL + 3]);
   st.total = st.rec + st.energy + st.sup;
 }
 
@@ -288,6 +302,11 @@ void Trainer<T>::gradient(const std::vector<DMatrix<T>>& A, const State<T>& st,
   }
   // All terms in X at once: dA0 += X Q^T.
   ops::x_zt<T>(ctx_, one, X_.op, Q_.view(), one, dA[0].view());
+  // Every gradient is a sum over the columns: one reduction of all of them.
+  std::vector<MatrixView<T>> parts;
+  for (auto& d : dA) parts.push_back(d.view());
+  if (dB) parts.push_back(dB->view());
+  allreduce_sum<T>(ctx_, parts);
 }
 
 bool window_converged(const std::vector<double>& losses, int window, double rel_tol) {
@@ -298,7 +317,7 @@ bool window_converged(const std::vector<double>& losses, int window, double rel_
 }
 
 template <class T>
-double Validation<T>::accuracy(const DMatrix<T>& B, const DMatrix<T>& SL) const {
+double Validation<T>::accuracy(const Context& ctx, const DMatrix<T>& B, const DMatrix<T>& SL) const {
   const Matrix<T> Bh = B.download(), Sh = SL.download();
   double hits = 0;
   for (std::size_t q = 0; q < columns.size(); ++q) {
@@ -312,12 +331,15 @@ double Validation<T>::accuracy(const DMatrix<T>& B, const DMatrix<T>& SL) const 
     }
     hits += best == labels[q];
   }
-  return hits / static_cast<double>(columns.size());
+  // Over the held-out columns of every process (a process may hold none).
+  double counts[2] = {hits, static_cast<double>(columns.size())};
+  allreduce_sum(ctx, counts, 2);
+  return counts[0] / counts[1];
 }
 
 template <class T>
 double Validation<T>::record(int epoch, const std::vector<DMatrix<T>>& A, const State<T>& st, const Context& ctx) {
-  const double acc = accuracy(st.B, st.S.back());
+  const double acc = accuracy(ctx, st.B, st.S.back());
   if (acc > best) {
     best = acc;
     best_epoch = epoch;
@@ -328,21 +350,31 @@ double Validation<T>::record(int epoch, const std::vector<DMatrix<T>>& A, const 
   return acc;
 }
 
-std::vector<index_t> validation_columns(const FitOptions& o, const Supervision& s, index_t m) {
+std::vector<index_t> validation_columns(const Context& ctx, const FitOptions& o, const Supervision& s,
+                                        index_t m) {
   std::vector<index_t> known;
   for (index_t j = 0; j < m; ++j)
     if (s.known.empty() || s.known[static_cast<std::size_t>(j)]) known.push_back(j);
-  const auto n = static_cast<index_t>(std::llround(o.validation_fraction * static_cast<double>(known.size())));
-  if (o.validation_fraction <= 0 || n < o.validation_min_labels || n >= static_cast<index_t>(known.size())) return {};
-  // Seeded Fisher-Yates on the known columns (the same choice on every platform), first n.
+  // The known columns of all processes in rank order: K of them, this block's at offset.
+  const std::int64_t mine = static_cast<std::int64_t>(known.size());
+  const std::int64_t K = allreduce_sum(ctx, mine), offset = exclusive_prefix_sum(ctx, mine);
+  const auto n = static_cast<index_t>(std::llround(o.validation_fraction * static_cast<double>(K)));
+  if (o.validation_fraction <= 0 || n < o.validation_min_labels || n >= K) return {};
+  // Seeded Fisher-Yates on the positions 0..K-1 of the known columns (the same choice on every
+  // platform and for any split of the columns), first n; this block keeps its own.
+  std::vector<index_t> pos(static_cast<std::size_t>(K));
+  for (std::size_t q = 0; q < pos.size(); ++q) pos[q] = static_cast<index_t>(q);
   Rng rng(o.seed ^ 0x76a11da7e5ull);
-  for (std::size_t q = known.size() - 1; q > 0; --q) {
+  for (std::size_t q = pos.size() - 1; q > 0; --q) {
     const auto r = static_cast<std::size_t>(rng.uniform() * static_cast<double>(q + 1));
-    std::swap(known[q], known[std::min(r, q)]);
+    std::swap(pos[q], pos[std::min(r, q)]);
   }
-  known.resize(static_cast<std::size_t>(n));
-  std::sort(known.begin(), known.end());
-  return known;
+  pos.resize(static_cast<std::size_t>(n));
+  std::sort(pos.begin(), pos.end());
+  std::vector<index_t> out;
+  for (index_t p : pos)
+    if (p >= offset && p < offset + mine) out.push_back(known[static_cast<std::size_t>(p - offset)]);
+  return out;
 }
 
 /// Ends a validated run at its best epoch: the factors and B kept there, cur evaluated there.
@@ -650,7 +682,7 @@ Initialized<T> initial_factors(const Context& ctx, const PreparedData<T>& X,
       no.max_iter = std::min(opts.init_iterations, 30);
       no.rel_tol = 0;
       no.nnls = opts.nnls;
-      const bool lean = opts.lean_init_columns > 0 && X.cols() >= opts.lean_init_columns;
+      const bool lean = opts.lean_init_columns > 0 && X.total_cols >= opts.lean_init_columns;
       // Lean: the NNDSVD start goes straight to the HALS iterations below (30 ANLS iterations
       // first cost 1.8 s of a 4 s fit on the full 20 Newsgroups and changed nothing after).
       if (lean && l == 0) no.max_iter = 0;
@@ -765,6 +797,7 @@ Initialized<T> initial_factors(const Context& ctx, const PreparedData<T>& X,
       layer_data->sqnorm = ops::sqnorm<T>(ctx, S_prev.view());
       const Matrix<T> Sh = S_prev.download();
       for (T v : Sh.storage()) layer_data->sum += v;
+      finish_prepare(ctx, *layer_data);
       input = layer_data.get();
     }
   }

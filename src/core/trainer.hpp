@@ -85,22 +85,29 @@ class Trainer {
 /// the columns held out of the supervision term, their classes, and the best epoch so far.
 template <class T>
 struct Validation {
-  std::vector<index_t> columns;
+  bool on = false;  ///< held-out columns on some process (then every process records)
+  std::vector<index_t> columns;  ///< this block's, local indices
   std::vector<int> labels;
   int patience = 5;
   double best = -1;  ///< accuracy of the best epoch
   int best_epoch = -1;
   std::vector<DMatrix<T>> best_A;
   DMatrix<T> best_B;
-  /// Accuracy of the classifier B on the held-out columns of SL.
-  double accuracy(const DMatrix<T>& B, const DMatrix<T>& SL) const;
+  /// Accuracy of the classifier B on the held-out columns of SL (of every process's block).
+  double accuracy(const Context& ctx, const DMatrix<T>& B, const DMatrix<T>& SL) const;
   /// Records the accuracy of epoch @p epoch (0: the start); keeps A and B when it is the best.
   double record(int epoch, const std::vector<DMatrix<T>>& A, const State<T>& st, const Context& ctx);
 };
 
 /// The held-out columns for @p s (empty when validation is off or too few labels are known):
-/// a seeded choice of round(validation_fraction x known) known columns.
-std::vector<index_t> validation_columns(const FitOptions& o, const Supervision& s, index_t m);
+/// a seeded choice of round(validation_fraction x known) known columns, among those of every
+/// process (the same choice for any split); returns this block's, as local indices.
+std::vector<index_t> validation_columns(const Context& ctx, const FitOptions& o, const Supervision& s,
+                                        index_t m);
+/// The same for one process.
+inline std::vector<index_t> validation_columns(const FitOptions& o, const Supervision& s, index_t m) {
+  return validation_columns(Context::host(1), o, s, m);
+}
 
 /// The epochs' records of optimize() and why it stopped.
 struct Optimized {

@@ -193,9 +193,39 @@ std::size_t start_capacity(index_t declared) {
   return static_cast<std::size_t>(std::min<index_t>(declared, index_t{1} << 16));
 }
 
+/// Columns [first, first + count) of the file's matrix; every column when count < 0.
+struct ColumnRange {
+  index_t first = 0, count = -1;
+  bool all() const { return count < 0; }
+  bool has(index_t j) const { return all() || (j >= first && j < first + count); }
+};
+
+/// Values of an array file, keeping only the range's columns (symmetric files: all of them,
+/// cut afterwards).
 template <class T>
-Matrix<T> parse_array(LineReader& in, const MtxInfo& info) {
+Matrix<T> parse_array(LineReader& in, const MtxInfo& info, ColumnRange range = {}) {
   const bool sym = info.symmetry == "symmetric";
+  if (!range.all() && !sym) {
+    // Column-major: value q belongs to column q / rows; the others are checked and dropped.
+    const bool integer = info.field == "integer";
+    std::vector<T> vals;
+    vals.reserve(start_capacity(info.rows * range.count));
+    index_t q = 0;
+    std::string_view l;
+    while (q < info.entries) {
+      if (!next_data(in, l))
+        in.fail("truncated: expected " + std::to_string(info.entries) + " values, found " +
+                std::to_string(q));
+      for (std::string_view tok : tokens(l)) {
+        if (q == info.entries) in.fail("more values than the " + std::to_string(info.entries) + " declared");
+        const T v = value_of<T>(in, tok, integer);
+        if (range.has(q / info.rows)) vals.push_back(v);
+        ++q;
+      }
+    }
+    if (next_data(in, l)) in.fail("more values than the " + std::to_string(info.entries) + " declared");
+    return Matrix<T>(info.rows, range.count, std::move(vals));
+  }
   const bool integer = info.field == "integer";
   std::vector<T> vals;
   vals.reserve(start_capacity(info.entries));
@@ -225,7 +255,7 @@ Matrix<T> parse_array(LineReader& in, const MtxInfo& info) {
 }
 
 template <class T>
-CscMatrix<T> parse_coordinate(LineReader& in, const MtxInfo& info) {
+CscMatrix<T> parse_coordinate(LineReader& in, const MtxInfo& info, ColumnRange range = {}) {
   const bool sym = info.symmetry == "symmetric";
   const bool pattern = info.field == "pattern", integer = info.field == "integer";
   std::vector<index_t> I, J;
@@ -248,37 +278,56 @@ CscMatrix<T> parse_coordinate(LineReader& in, const MtxInfo& info) {
     if (i < 1 || i > info.rows || j < 1 || j > info.cols)
       in.fail("entry (" + std::to_string(i) + ", " + std::to_string(j) + ") is outside the " +
               shape_string(info.rows, info.cols) + " matrix (indices are 1-based)");
-    const T v = pattern ? T(1) : value_of<T>(in, t[2], integer);
     if (sym && i < j) in.fail("symmetric file has an entry above the diagonal");
-    I.push_back(i - 1);
-    J.push_back(j - 1);
-    V.push_back(v);
-    if (sym && i != j) {
+    const bool keep = range.has(j - 1), mirror = sym && i != j && range.has(i - 1);
+    if (!keep && !mirror) continue;  // another block's column: its value is its reader's
+    const T v = pattern ? T(1) : value_of<T>(in, t[2], integer);
+    if (keep) {
+      I.push_back(i - 1);
+      J.push_back(j - 1 - range.first);
+      V.push_back(v);
+    }
+    if (mirror) {
       I.push_back(j - 1);
-      J.push_back(i - 1);
+      J.push_back(i - 1 - range.first);
       V.push_back(v);
     }
   }
   if (next_data(in, l))
     in.fail("more entries than the " + std::to_string(info.entries) + " declared");
   try {
-    return CscMatrix<T>::from_triplets(info.rows, info.cols, I, J, V);
+    return CscMatrix<T>::from_triplets(info.rows, range.all() ? info.cols : range.count, I, J, V);
   } catch (const InvalidArgument& e) {
     detail::fail(in.path(), 0, e.what());
   }
 }
 
 template <class T>
-AnyMatrix<T> parse(const std::string& path) {
+AnyMatrix<T> parse(const std::string& path, ColumnRange range = {}) {
   LineReader in(path);
   const MtxInfo info = parse_header(in);
-  check_budget<T>(in, info);
+  if (!range.all() && (range.first < 0 || range.count < 0 || range.first > info.cols ||
+                       range.count > info.cols - range.first))
+    throw InvalidArgument(path + ": columns " + std::to_string(range.first) + " .. " +
+                          std::to_string(range.first + range.count - 1) + " requested of a " +
+                          shape_string(info.rows, info.cols) + " matrix");
+  MtxInfo share = info;  // the budget holds this block's share (columns of equal weight)
+  if (!range.all() && info.cols > 0 && info.symmetry != "symmetric")
+    share.entries = static_cast<index_t>(double(info.entries) * double(range.count) / double(info.cols)) + 1;
+  check_budget<T>(in, share);
   AnyMatrix<T> out;
   out.sparse = info.coordinate;
-  if (info.coordinate)
-    out.csc = parse_coordinate<T>(in, info);
-  else
-    out.dense = parse_array<T>(in, info);
+  if (info.coordinate) {
+    out.csc = parse_coordinate<T>(in, info, range);
+  } else {
+    out.dense = parse_array<T>(in, info, range);
+    if (!range.all() && info.symmetry == "symmetric") {
+      Matrix<T> cut(info.rows, range.count);
+      for (index_t j = 0; j < range.count; ++j)
+        for (index_t i = 0; i < info.rows; ++i) cut(i, j) = out.dense(i, range.first + j);
+      out.dense = std::move(cut);
+    }
+  }
   return out;
 }
 
@@ -292,6 +341,12 @@ MtxInfo read_mtx_info(const std::string& path) {
 template <class T>
 AnyMatrix<T> read_mtx(const std::string& path) {
   return parse<T>(path);
+}
+
+template <class T>
+AnyMatrix<T> read_mtx_columns(const std::string& path, index_t first, index_t count) {
+  if (count < 0) throw InvalidArgument(path + ": column count " + std::to_string(count) + " < 0");
+  return parse<T>(path, ColumnRange{first, count});
 }
 
 template <class T>
@@ -314,6 +369,8 @@ CscMatrix<T> read_sparse(const std::string& path) {
 
 template AnyMatrix<float> read_mtx<float>(const std::string&);
 template AnyMatrix<double> read_mtx<double>(const std::string&);
+template AnyMatrix<float> read_mtx_columns<float>(const std::string&, index_t, index_t);
+template AnyMatrix<double> read_mtx_columns<double>(const std::string&, index_t, index_t);
 template Matrix<float> read_dense<float>(const std::string&);
 template Matrix<double> read_dense<double>(const std::string&);
 template CscMatrix<float> read_sparse<float>(const std::string&);
