@@ -254,10 +254,30 @@ TEST(Mpi, TrainedClassifierAdamRandomInit) {
   compare_dense(s.X, o, Split::uneven, {s.y2});
 }
 
+/// The 20 Newsgroups sample with its super-topic labels, 60% of them known.
+struct News {
+  CscMatrix<double> X = io::read_sparse<double>(data("20news-subsample/X.mtx"));
+  std::vector<int> y = io::read_labels(data("20news-subsample/super_labels.txt"));
+  std::vector<std::uint8_t> known = io::read_mask(data("20news-subsample/known60.txt"));
+
+  FitOptions supervised(FitOptions o) const {
+    Supervision sup;
+    sup.labels = y;
+    sup.known = known;
+    o.supervision = sup;
+    return o;
+  }
+  /// One process on all of X, and every process on its block of columns (labels cut to it).
+  std::pair<NeuralNmf<double>, NeuralNmf<double>> fit_both(const FitOptions& o, const std::vector<index_t>& b) const {
+    FitOptions po = o;
+    po.supervision->labels = block_of(y, b);
+    po.supervision->known = block_of(known, b);
+    return {NeuralNmf<double>::fit(one(), X, o), NeuralNmf<double>::fit(all(), block_of(X, b), po)};
+  }
+};
+
 TEST(Mpi, NewsSampleSparseLeanInit) {
-  const auto X = io::read_sparse<double>(data("20news-subsample/X.mtx"));
-  const auto y = io::read_labels(data("20news-subsample/super_labels.txt"));
-  const auto known = io::read_mask(data("20news-subsample/known60.txt"));
+  const News n;
   FitOptions o;
   o.ranks = {10, 4};
   o.seed = 2;
@@ -265,29 +285,19 @@ TEST(Mpi, NewsSampleSparseLeanInit) {
   o.energy_weight = 1;
   o.reconstruction_weight = 0;
   o.lean_init_columns = 100;  // the lean path (HALS) on this sample of 200 documents
-  Supervision sup;
-  sup.labels = y;
-  sup.known = known;
-  o.supervision = sup;
+  o = n.supervised(o);
   for (Split split : {Split::even, Split::empty_last}) {
-    const auto b = bounds(X.cols(), world_size(), split);
-    const auto ref = NeuralNmf<double>::fit(one(), X, o);
-    FitOptions po = o;
-    po.supervision->labels = block_of(y, b);
-    po.supervision->known = block_of(known, b);
-    const auto Xb = block_of(X, b);
-    const auto par = NeuralNmf<double>::fit(all(), Xb, po);
-    const auto r1 = ref.evaluate(one(), X, {y}, known);
-    const auto r2 = par.evaluate(all(), Xb, {block_of(y, b)}, block_of(known, b));
+    const auto b = bounds(n.X.cols(), world_size(), split);
+    const auto [ref, par] = n.fit_both(o, b);
+    const auto r1 = ref.evaluate(one(), n.X, {n.y}, n.known);
+    const auto r2 = par.evaluate(all(), block_of(n.X, b), {block_of(n.y, b)}, block_of(n.known, b));
     expect_same(ref, par);
     expect_same_reports(r1, r2);
   }
 }
 
 TEST(Mpi, EarlyStoppingOnHeldOutLabels) {
-  const auto X = io::read_sparse<double>(data("20news-subsample/X.mtx"));
-  const auto y = io::read_labels(data("20news-subsample/super_labels.txt"));
-  const auto known = io::read_mask(data("20news-subsample/known60.txt"));
+  const News n;
   FitOptions o;
   o.ranks = {10, 4};
   o.seed = 3;
@@ -297,16 +307,7 @@ TEST(Mpi, EarlyStoppingOnHeldOutLabels) {
   o.validation_fraction = 0.25;  // 30 of the 120 known labels held out, wherever they lie
   o.validation_min_labels = 10;
   o.validation_patience = 3;
-  Supervision sup;
-  sup.labels = y;
-  sup.known = known;
-  o.supervision = sup;
-  const auto b = bounds(X.cols(), world_size(), Split::empty_last);
-  const auto ref = NeuralNmf<double>::fit(one(), X, o);
-  FitOptions po = o;
-  po.supervision->labels = block_of(y, b);
-  po.supervision->known = block_of(known, b);
-  const auto par = NeuralNmf<double>::fit(all(), block_of(X, b), po);
+  const auto [ref, par] = n.fit_both(n.supervised(o), bounds(n.X.cols(), world_size(), Split::empty_last));
   expect_same(ref, par);
   EXPECT_GE(ref.history().at(0).validation_accuracy, 0.0);
   EXPECT_EQ(ref.stop_reason(), StopReason::validation);  // and the best epoch's factors kept
