@@ -2,10 +2,12 @@
 // (Neural NMF, NMF and the baselines).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/backend_memory.hpp"
@@ -107,6 +109,18 @@ class Rng {
   }
   std::uint64_t s_;
 };
+
+/// A seeded permutation of 0..n-1 by Fisher-Yates (the same on every platform): the held-out
+/// labels of early stopping, the row and column splits of select_rank.
+inline std::vector<index_t> seeded_permutation(index_t n, Rng& rng) {
+  std::vector<index_t> p(static_cast<std::size_t>(n));
+  for (std::size_t q = 0; q < p.size(); ++q) p[q] = static_cast<index_t>(q);
+  for (std::size_t q = p.size(); q > 1; --q) {
+    const auto r = std::min(static_cast<std::size_t>(rng.uniform() * static_cast<double>(q)), q - 1);
+    std::swap(p[q - 1], p[r]);
+  }
+  return p;
+}
 
 /// rows x cols of scale * uniform[0, 1) in the context's memory.
 template <class T>

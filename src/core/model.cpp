@@ -421,14 +421,7 @@ std::vector<int> NeuralNmf<T>::classify(MatrixView<const T> SL) const {
   if (SL.rows != B_.cols())
     throw DimensionMismatch("NeuralNmf::classify: S has " + std::to_string(SL.rows) + " rows but the classifier " +
                             std::to_string(B_.cols()) + " columns (the last rank)");
-  Matrix<double> scores(B_.rows(), SL.cols);
-  for (index_t j = 0; j < SL.cols; ++j)
-    for (index_t t = 0; t < SL.rows; ++t) {
-      const double s = static_cast<double>(SL(t, j));
-      if (s != 0)
-        for (index_t c = 0; c < B_.rows(); ++c) scores(c, j) += static_cast<double>(B_(c, t)) * s;
-    }
-  return argmax_columns<double>(scores.view());
+  return detail::classes_of(B_, SL);
 }
 
 template <class T>

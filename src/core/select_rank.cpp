@@ -23,17 +23,6 @@ struct Blocks {
   CscMatrix<T> D, B, Ct, A;  ///< Ct: C transposed (kept columns x held-out rows)
 };
 
-/// A seeded permutation of 0..n-1 (the same on every platform).
-std::vector<index_t> permutation(index_t n, Rng& rng) {
-  std::vector<index_t> p(static_cast<std::size_t>(n));
-  std::iota(p.begin(), p.end(), index_t{0});
-  for (std::size_t q = p.size(); q > 1; --q) {
-    const auto r = std::min(static_cast<std::size_t>(rng.uniform() * static_cast<double>(q)), q - 1);
-    std::swap(p[q - 1], p[r]);
-  }
-  return p;
-}
-
 /// The entries of X in the given rows (in that order) and columns; transposed when asked.
 template <class T>
 CscMatrix<T> block(const CscMatrix<T>& X, const std::vector<index_t>& rows, const std::vector<index_t>& cols,
@@ -58,7 +47,7 @@ CscMatrix<T> block(const CscMatrix<T>& X, const std::vector<index_t>& rows, cons
 
 template <class T>
 Blocks<T> split(const CscMatrix<T>& X, index_t held_rows, index_t held_cols, Rng& rng) {
-  const std::vector<index_t> pr = permutation(X.rows(), rng), pc = permutation(X.cols(), rng);
+  const std::vector<index_t> pr = seeded_permutation(X.rows(), rng), pc = seeded_permutation(X.cols(), rng);
   auto sorted = [](std::vector<index_t> v) {
     std::sort(v.begin(), v.end());
     return v;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nnmf/error.hpp"
+#include "nnmf/model.hpp"
 
 extern "C" int openblas_get_num_threads(void);
 extern "C" void openblas_set_num_threads(int num_threads);
@@ -69,6 +70,21 @@ Matrix<double> right_pinv_solve(const Matrix<double>& N, const Matrix<double>& M
     }
   return B;
 }
+
+template <class T>
+std::vector<int> classes_of(const Matrix<T>& B, MatrixView<const T> S) {
+  Matrix<double> scores(B.rows(), S.cols);
+  for (index_t j = 0; j < S.cols; ++j)
+    for (index_t t = 0; t < S.rows; ++t) {
+      const double s = static_cast<double>(S(t, j));
+      if (s != 0)
+        for (index_t c = 0; c < B.rows(); ++c) scores(c, j) += static_cast<double>(B(c, t)) * s;
+    }
+  return argmax_columns<double>(scores.view());
+}
+
+template std::vector<int> classes_of<float>(const Matrix<float>&, MatrixView<const float>);
+template std::vector<int> classes_of<double>(const Matrix<double>&, MatrixView<const double>);
 
 }  // namespace nnmf::detail
 

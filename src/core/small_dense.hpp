@@ -13,6 +13,12 @@ namespace nnmf::detail {
 /// This is the least-squares B = Y S^+ of the paper's accuracy rule with N = Y S^T, M = S S^T.
 Matrix<double> right_pinv_solve(const Matrix<double>& N, const Matrix<double>& M);
 
+/// The class of each column of S (k x m) under the classifier B (c x k): argmax over the rows
+/// of B S, accumulated in double; ties (e.g. a column of S that is all zero) go to the lowest
+/// class. NeuralNmf::classify and the held-out accuracy of early stopping.
+template <class T>
+std::vector<int> classes_of(const Matrix<T>& B, MatrixView<const T> S);
+
 }  // namespace nnmf::detail
 
 namespace nnmf::detail {

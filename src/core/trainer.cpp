@@ -318,19 +318,11 @@ bool window_converged(const std::vector<double>& losses, int window, double rel_
 
 template <class T>
 double Validation<T>::accuracy(const Context& ctx, const DMatrix<T>& B, const DMatrix<T>& SL) const {
-  const Matrix<T> Bh = B.download(), Sh = SL.download();
+  const Matrix<T> Sh = SL.download();
+  const std::vector<int> predicted = classes_of(B.download(), Sh.view());
   double hits = 0;
-  for (std::size_t q = 0; q < columns.size(); ++q) {
-    const index_t j = columns[q];
-    index_t best = 0;
-    double top = -std::numeric_limits<double>::infinity();
-    for (index_t c = 0; c < Bh.rows(); ++c) {
-      double s = 0;
-      for (index_t t = 0; t < Bh.cols(); ++t) s += double(Bh(c, t)) * double(Sh(t, j));
-      if (s > top) top = s, best = c;
-    }
-    hits += best == labels[q];
-  }
+  for (std::size_t q = 0; q < columns.size(); ++q)
+    hits += predicted[static_cast<std::size_t>(columns[q])] == labels[q];
   // Over the held-out columns of every process (a process may hold none).
   double counts[2] = {hits, static_cast<double>(columns.size())};
   allreduce_sum(ctx, counts, 2);
@@ -362,13 +354,8 @@ std::vector<index_t> validation_columns(const Context& ctx, const FitOptions& o,
   if (o.validation_fraction <= 0 || n < o.validation_min_labels || n >= K) return {};
   // Seeded Fisher-Yates on the positions 0..K-1 of the known columns (the same choice on every
   // platform and for any split of the columns), first n; this block keeps its own.
-  std::vector<index_t> pos(static_cast<std::size_t>(K));
-  for (std::size_t q = 0; q < pos.size(); ++q) pos[q] = static_cast<index_t>(q);
   Rng rng(o.seed ^ 0x76a11da7e5ull);
-  for (std::size_t q = pos.size() - 1; q > 0; --q) {
-    const auto r = static_cast<std::size_t>(rng.uniform() * static_cast<double>(q + 1));
-    std::swap(pos[q], pos[std::min(r, q)]);
-  }
+  std::vector<index_t> pos = seeded_permutation(K, rng);
   pos.resize(static_cast<std::size_t>(n));
   std::sort(pos.begin(), pos.end());
   std::vector<index_t> out;
