@@ -130,25 +130,38 @@ json print_layers(const std::vector<LayerReport>& rep, bool with_labels) {
   return layers;
 }
 
-/// Scores with the model's own classifier: the last layer's accuracy on the --score-mask
-/// columns (the other layers have no classifier of their own).
+/// The share of the columns in @p mask (empty = all) whose predicted class is their label.
+double share_correct(const std::vector<int>& predicted, const std::vector<int>& y,
+                     const std::vector<std::uint8_t>& mask = {}) {
+  double hits = 0, n = 0;
+  for (std::size_t j = 0; j < y.size(); ++j)
+    if (mask.empty() || mask[j]) {
+      hits += predicted[j] == y[j];
+      n += 1;
+    }
+  return hits / n;
+}
+
+/// eval of the model as it is: one forward pass gives every layer's error and, through the
+/// model's own classifier, the last layer's accuracy on the --score-mask columns (the other
+/// layers have no classifier of their own).
 template <class T>
-void score_as_is(std::vector<LayerReport>& rep, const NeuralNmf<T>& model, const std::vector<Matrix<T>>& S,
-                 const std::vector<std::vector<int>>& labels, const std::vector<std::uint8_t>& score) {
+std::vector<LayerReport> reports_as_is(const Context& ctx, const NeuralNmf<T>& model, const io::AnyMatrix<T>& X,
+                                       const std::vector<std::vector<int>>& labels,
+                                       const std::vector<std::uint8_t>& score) {
   const std::vector<int>& y = labels.size() == 1 ? labels[0] : labels.back();
   const int classes = 1 + *std::max_element(y.begin(), y.end());
   if (classes > model.classifier().rows())
     throw InvalidArgument("--labels: the last layer's labels have " + std::to_string(classes) +
                           " classes but the model's classifier " + std::to_string(model.classifier().rows()) +
                           " (labels of another level?); --refit scores them with a classifier fit to them");
-  const std::vector<int> predicted = model.classify(S.back().view());
-  double hits = 0, n = 0;
-  for (std::size_t j = 0; j < y.size(); ++j)
-    if (score.empty() || score[j]) {
-      hits += predicted[j] == y[j];
-      n += 1;
-    }
-  rep.back().accuracy = hits / n;
+  const auto S = forward(ctx, model, X);
+  const auto rel = X.sparse ? relative_errors<T>(ctx, X.csc, model.factors(), S)
+                            : relative_errors<T>(ctx, X.dense.view(), model.factors(), S);
+  std::vector<LayerReport> rep;
+  for (std::size_t l = 0; l < S.size(); ++l) rep.push_back({model.factors()[l].cols(), rel[l], std::nullopt});
+  rep.back().accuracy = share_correct(model.classify(S.back().view()), y, score);
+  return rep;
 }
 
 /// What eval's accuracies mean, printed above them.
@@ -174,12 +187,11 @@ int run_eval(const Common& c, const ModelArgs& a) {
   const bool refit = a.refit || !a.fit_mask.empty() || model.classifier().empty();
   const auto fit = select_entries(read_nonempty_mask(a.fit_mask, "--fit-mask", m, "fitting the classifier B"), cols);
   const auto score = select_entries(read_nonempty_mask(a.score_mask, "--score-mask", m, "scoring"), cols);
-  const auto with = refit ? labels : std::vector<std::vector<int>>{};
-  auto rep = X.sparse ? model.evaluate(ctx, X.csc, with, fit, score) : model.evaluate(ctx, X.dense.view(), with, fit, score);
-  if (!labels.empty()) {
-    if (!refit) score_as_is(rep, model, forward(ctx, model, X), labels, score);
-    std::printf("%s\n", classifier_note(refit, !model.classifier().empty(), a.fit_mask).c_str());
-  }
+  const bool as_is = !labels.empty() && !refit;
+  const auto rep = as_is ? reports_as_is(ctx, model, X, labels, score)
+                   : X.sparse ? model.evaluate(ctx, X.csc, labels, fit, score)
+                              : model.evaluate(ctx, X.dense.view(), labels, fit, score);
+  if (!labels.empty()) std::printf("%s\n", classifier_note(refit, !model.classifier().empty(), a.fit_mask).c_str());
   const json layers = print_layers(rep, !labels.empty());
   if (!a.out.empty()) {
     json report{{"command", "eval"}, {"model", a.model}, {"data", a.X}, {"layers", layers}};
@@ -223,10 +235,9 @@ int run_predict(const Common& c, const ModelArgs& a) {
               {"layer", model.layers() - 1}};
   if (!a.columns.empty()) report["columns"] = a.columns;
   if (!labels.empty()) {
-    double hits = 0;
-    for (std::size_t j = 0; j < cls.size(); ++j) hits += cls[j] == labels[0][j];
-    report["accuracy"] = hits / static_cast<double>(cls.size());
-    std::printf("accuracy %.4f (%zu documents)\n", hits / static_cast<double>(cls.size()), cls.size());
+    const double accuracy = share_correct(cls, labels[0]);
+    report["accuracy"] = accuracy;
+    std::printf("accuracy %.4f (%zu documents)\n", accuracy, cls.size());
   }
   io::write_file_atomic(dir.stage("report.json"), report.dump(2) + "\n");
   dir.commit();
