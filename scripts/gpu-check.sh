@@ -163,37 +163,30 @@ host_use_loads_no_cuda() {
   echo "no CUDA library loaded by nnmf fit --device cpu"
 }
 
-# nnmf_tests with the given arguments; on a machine with a device a test that skips (no usable
-# device after all) fails the step instead of passing it.
-device_tests() {
-  local log rc
+# Runs a command, shows its output, and fails it when the output matches PATTERN although the
+# command exited 0 (then says MESSAGE).
+run_checked() {  # PATTERN MESSAGE COMMAND...
+  local pattern=$1 message=$2 log rc
+  shift 2
   log=$(mktemp)
-  "${tests[@]}" "$@" >"$log" 2>&1
+  "$@" >"$log" 2>&1
   rc=$?
   cat "$log"
-  if ((rc == 0)) && grep -q '^\[  SKIPPED \]' "$log"; then
-    echo "gpu-check: a test skipped on a machine that has a device"
+  if ((rc == 0)) && grep -q "$pattern" "$log"; then
+    echo "gpu-check: $message"
     rc=1
   fi
   rm -f "$log"
   return "$rc"
 }
 
+# nnmf_tests with the given arguments; on a machine with a device a test that skips (no usable
+# device after all) fails the step instead of passing it.
+device_tests() { run_checked '^\[  SKIPPED \]' "a test skipped on a machine that has a device" "${tests[@]}" "$@"; }
+
 # nnmf_bench with the given arguments; a case that reports an error (no device, no data) fails
 # the step (the benchmark itself exits 0).
-bench_run() {
-  local log rc
-  log=$(mktemp)
-  "${bench[@]}" "$@" >"$log" 2>&1
-  rc=$?
-  cat "$log"
-  if ((rc == 0)) && grep -q 'ERROR OCCURRED' "$log"; then
-    echo "gpu-check: a benchmark case reported an error"
-    rc=1
-  fi
-  rm -f "$log"
-  return "$rc"
-}
+bench_run() { run_checked 'ERROR OCCURRED' "a benchmark case reported an error" "${bench[@]}" "$@"; }
 
 # Runs a command (function) with the thread-per-column NNLS kernels forced.
 env_thread_kernel() { NNMF_CUDA_NNLS=thread "$@"; }
