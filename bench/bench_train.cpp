@@ -21,8 +21,11 @@
 #include <cstdlib>
 #include <string>
 #include <vector>
+#include <sys/stat.h>
 
 #include "baseline_lh.hpp"
+#include "core/data.hpp"
+#include "core/ops.hpp"
 
 #include "nnmf/nnmf.hpp"
 
@@ -153,3 +156,104 @@ void BM_Epoch_NewsSample(benchmark::State& state) {
 
 BENCHMARK(BM_Epoch_Synthetic)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Epoch_NewsSample)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// ---- An epoch against its product floor (issue 14) -------------------------------------------
+// The full 20 Newsgroups tf-idf matrix (../shared/data/20news/X_tfidf.mtx.gz; skipped with a
+// message when missing) at m = 2,000 (its first columns), 18,846 (all), and 4x and 8x that
+// (the matrix repeated side by side), ranks 20,6, the default loss and optimiser (line search),
+// one thread, from the factors of a default start on all of 20 Newsgroups (so every m begins
+// at the same realistic point). "x_floor" = time of an epoch / time of its floor, the products
+// one forward pass cannot avoid: A(l)^T A(l) and A(0)^T X, A(l)^T S(l-1) of every layer
+// (the fastest of 5 runs, same thread, in the same process). "trials" = line-search trials per
+// epoch (each is a forward pass); "ms/epoch/1k docs" shows whether an epoch is linear in m.
+namespace {
+
+std::string shared_data(const std::string& rel) {
+  const char* env = std::getenv("NNMF_SHARED_DATA_DIR");
+  return std::string(env && *env ? env : NNMF_SHARED_DATA_DIR) + "/" + rel;
+}
+
+/// The first @p m columns of X repeated side by side until there are @p m columns.
+CscMatrix<double> columns_cycled(const CscMatrix<double>& X, index_t m) {
+  std::vector<index_t> cp{0}, ri;
+  std::vector<double> v;
+  for (index_t j = 0; j < m; ++j) {
+    const index_t c = j % X.cols();
+    for (index_t p = X.colptr()[c]; p < X.colptr()[c + 1]; ++p) {
+      ri.push_back(X.rowind()[p]);
+      v.push_back(X.values()[p]);
+    }
+    cp.push_back(static_cast<index_t>(ri.size()));
+  }
+  return CscMatrix<double>(X.rows(), m, std::move(cp), std::move(ri), std::move(v));
+}
+
+double floor_ms(const Context& ctx, const CscMatrix<double>& X, const std::vector<Matrix<double>>& A) {
+  const auto prep = detail::prepare<double>(ctx, X);
+  const index_t m = X.cols();
+  using detail::DMatrix;
+  std::vector<DMatrix<double>> Ad, G, C;
+  for (const auto& a : A) {
+    Ad.push_back(DMatrix<double>::upload(ctx, a.view()));
+    G.push_back(DMatrix<double>(ctx, a.cols(), a.cols()));
+    C.push_back(DMatrix<double>(ctx, a.cols(), m));
+  }
+  double best = 1e300;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t l = 0; l < A.size(); ++l) {
+      detail::ops::gram<double>(ctx, Ad[l].view(), G[l].view());
+      if (l == 0)
+        detail::ops::at_x<double>(ctx, 1.0, Ad[0].view(), prep->op, 0.0, C[0].view());
+      else
+        detail::ops::gemm<double>(ctx, detail::Trans::T, detail::Trans::N, 1.0, Ad[l].view(), C[l - 1].view(), 0.0, C[l].view());
+    }
+    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+void BM_EpochFloor_News(benchmark::State& state) {
+  const std::string path = shared_data("20news/X_tfidf.mtx.gz");
+  struct stat sb;
+  if (stat(path.c_str(), &sb) != 0) {
+    state.SkipWithError(("missing " + path + " (set NNMF_SHARED_DATA_DIR)").c_str());
+    return;
+  }
+  static const CscMatrix<double> full = io::read_sparse<double>(path);
+  const Context ctx = Context::host(1);
+  FitOptions o;
+  o.ranks = {20, 6};
+  static const std::vector<Matrix<double>> start = [&] {
+    FitOptions s = o;
+    s.epochs = 0;
+    return NeuralNmf<double>::fit(ctx, full, s).factors();
+  }();
+  const index_t m = state.range(0) == 0 ? 2000 : full.cols() * state.range(0);
+  const CscMatrix<double> X = columns_cycled(full, m);
+  o.init = Init::given;
+  o.initial_factors = start;
+  o.epochs = 8;
+  o.patience = 0;
+  double epoch_s = 0, trials = 0;
+  index_t epochs = 0;
+  for (auto _ : state) {
+    const auto model = NeuralNmf<double>::fit(ctx, X, o);
+    for (const auto& h : model.history()) {
+      epoch_s += h.seconds;
+      trials += h.line_search_trials;
+    }
+    epochs += static_cast<index_t>(model.history().size());
+  }
+  const double ms = 1e3 * epoch_s / double(epochs), fl = floor_ms(ctx, X, start);
+  state.counters["ms/epoch"] = ms;
+  state.counters["floor_ms"] = fl;
+  state.counters["x_floor"] = ms / fl;
+  state.counters["trials"] = trials / double(epochs);
+  state.counters["ms/epoch/1k docs"] = ms / (double(m) / 1000);
+  state.SetLabel("m = " + std::to_string(m));
+}
+
+}  // namespace
+
+BENCHMARK(BM_EpochFloor_News)->Arg(0)->Arg(1)->Arg(4)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);

@@ -33,7 +33,8 @@ def nnmf_curve(args, algorithm, iters):
         out = os.path.join(d, "fit")
         cmd = [args.nnmf, "--threads", str(args.threads), "fit", args.X, "--method", "nmf",
                "--ranks", str(args.k), "--epochs", str(iters), "--set", "rel_tol=0",
-               "--set", "anls=" + ("1" if algorithm == "anls" else "0"), "-o", out, "-q"]
+               "--set", "anls=" + ("1" if algorithm == "anls" else "0"), "--seed", str(args.seed),
+               "-o", out, "-q"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(out, "report.json")) as f:
             rep = json.load(f)
@@ -55,7 +56,7 @@ def sklearn_curve(args, Xt, schedule):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for it in schedule:
             model = NMF(n_components=args.k, solver="cd", init="nndsvda", tol=0, max_iter=it,
-                        random_state=0)
+                        random_state=args.seed)
             t0 = time.perf_counter()
             model.fit_transform(Xt)
             curve.append((time.perf_counter() - t0, model.reconstruction_err_ / args.xnorm))
@@ -76,6 +77,9 @@ def main():
     p.add_argument("--k", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of both starts (nnmf --seed, scikit-learn random_state): the local "
+                        "minimum each ends in depends on it")
     p.add_argument("--iters", type=int, default=200, help="nnmf iterations per fit")
     p.add_argument("--schedule", default="2,4,8,16,32,64,128,200",
                    help="scikit-learn max_iter values (one fit each)")
@@ -94,7 +98,7 @@ def main():
     args.xnorm = float(np.sqrt(X.multiply(X).sum()))
     Xt = scipy.sparse.csr_matrix(X.T)  # documents x terms, the sample-by-feature layout of sklearn
     print(f"# X {X.shape[0]} x {X.shape[1]}, nnz {X.nnz}, k={args.k}, threads {args.threads}, "
-          f"repeats {args.repeats}; load at start: {os.getloadavg()[0]:.2f}", flush=True)
+          f"repeats {args.repeats}, seed {args.seed}; load at start: {os.getloadavg()[0]:.2f}", flush=True)
 
     curves = {}
     for r in range(args.repeats):

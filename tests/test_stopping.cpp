@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/nmf_internal.hpp"
 #include "core/trainer.hpp"
 #include "test_util.hpp"
 
@@ -336,5 +337,46 @@ TEST(Hals, ObjectiveDecreasesMonotonicallyAndReachesAnlsError) {
   }
 }
 
+// The NNDSVDa start of HALS (both factors, as scikit-learn's cd): on X with two disjoint
+// positive rank-one blocks its singular pairs are the blocks' own, so W H = X exactly and
+// each side carries sqrt(s) of each pair (equal norms per topic). A wrong split of s between
+// the sides, a sign choice the wrong way or a lost block shows here.
+TEST(Hals, NndsvdStartsBothFactors) {
+  Matrix<double> X(40, 25);
+  for (index_t j = 0; j < 25; ++j)
+    for (index_t i = 0; i < 40; ++i) {
+      const bool first = i < 22 && j < 12, second = i >= 22 && j >= 12;
+      if (first) X(i, j) = (1.0 + 0.1 * i) * (2.0 + std::sin(double(j)));
+      if (second) X(i, j) = 0.5 * (1.0 + std::cos(double(i))) * (1.5 + 0.05 * j);
+    }
+  const Context c = ctx();
+  const auto d = detail::prepare<double>(c, X.view());
+  const auto start = detail::nndsvd<double>(c, *d, 2, 3, true);
+  const Matrix<double> W = start.W.download(), Ht = start.Ht.download();
+  ASSERT_EQ(Ht.rows(), 25);
+  // NNDSVDa fills the zeros (the other block's rows and columns) with mean(X): each block is
+  // the product of its own topic's parts; the first block's topic peaks in its 22 rows.
+  index_t imax = 0;
+  for (index_t i = 1; i < 40; ++i)
+    if (W(i, 0) > W(imax, 0)) imax = i;
+  const index_t t0 = imax < 22 ? 0 : 1;
+  double err = 0, x2 = 0;
+  for (index_t j = 0; j < 25; ++j)
+    for (index_t i = 0; i < 40; ++i) {
+      if (X(i, j) == 0) continue;
+      const index_t t = i < 22 ? t0 : 1 - t0;
+      const double wh = W(i, t) * Ht(j, t);
+      err += (X(i, j) - wh) * (X(i, j) - wh);
+      x2 += X(i, j) * X(i, j);
+    }
+  EXPECT_LE(err, 1e-6 * x2);
+  for (index_t b = 0; b < 2; ++b) {  // block b: rows [0, 22) x columns [0, 12), or the rest
+    const index_t t = b == 0 ? t0 : 1 - t0;
+    double w2 = 0, h2 = 0;
+    for (index_t i = b == 0 ? 0 : 22; i < (b == 0 ? 22 : 40); ++i) w2 += W(i, t) * W(i, t);
+    for (index_t j = b == 0 ? 0 : 12; j < (b == 0 ? 12 : 25); ++j) h2 += Ht(j, t) * Ht(j, t);
+    EXPECT_NEAR(w2, h2, 1e-6 * w2) << "block " << b;
+  }
+}
 }  // namespace
 }  // namespace nnmf::test

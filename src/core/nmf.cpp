@@ -94,14 +94,13 @@ Matrix<double> gaussian_columns(index_t l, index_t cols, index_t first_col, std:
 /// NNDSVDa fills the zeros of W with mean(X). Filled so, W jumps where an entry of u that
 /// cancels to about 1e-17 changes sign with the rounding of the sums above (their order
 /// depends on the split of the columns over processes; on the 20 Newsgroups sample a 1e-15
-/// change of X moved W by 1e-7). Here entries w < d of column j, d = 1e-6 max W(:, j), go
+/// change of X moved W by 1e-7). Here entries w < d of column j, d = 1e-6 @p tops[j], go
 /// to avg + (d - avg) w / d instead: avg at 0 as in NNDSVDa, w from d on, and continuous, so
-/// that rounding moves the start by rounding times at most avg / d.
-void fill_small_entries(Matrix<double>& W, double avg) {
+/// that rounding moves the start by rounding times at most avg / d. tops[j] = max of column j
+/// over all processes.
+void fill_small_entries(Matrix<double>& W, double avg, const std::vector<double>& tops) {
   for (index_t j = 0; j < W.cols(); ++j) {
-    double top = 0;
-    for (index_t i = 0; i < W.rows(); ++i) top = std::max(top, W(i, j));
-    const double d = 1e-6 * top;
+    const double d = 1e-6 * tops[static_cast<std::size_t>(j)];
     for (index_t i = 0; i < W.rows(); ++i) {
       const double w = W(i, j);
       if (w == 0)
@@ -112,10 +111,48 @@ void fill_small_entries(Matrix<double>& W, double avg) {
   }
 }
 
-}  // namespace
+std::vector<double> column_maxima(const Matrix<double>& W) {
+  std::vector<double> tops(static_cast<std::size_t>(W.cols()), 0.0);
+  for (index_t j = 0; j < W.cols(); ++j)
+    for (index_t i = 0; i < W.rows(); ++i) tops[static_cast<std::size_t>(j)] = std::max(tops[static_cast<std::size_t>(j)], W(i, j));
+  return tops;
+}
+
+/// The column maxima of a matrix whose rows are split over the processes.
+std::vector<double> global_column_maxima(const Context& ctx, const Matrix<double>& W) {
+  const std::vector<double> mine = column_maxima(W), all = allgather(ctx, mine);
+  std::vector<double> tops(mine.size(), 0.0);
+  for (std::size_t q = 0; q < all.size(); ++q) tops[q % tops.size()] = std::max(tops[q % tops.size()], all[q]);
+  return tops;
+}
+
+/// A truncated SVD X ~ Q Ub diag(s) Vt with Vt = diag(1/s) Ub^T B, B = Q^T X (this process's
+/// columns), and for each singular pair the norms of the positive and negative parts of its
+/// left (up, un) and right (vp, vn) vectors.
+struct TruncatedSvd {
+  Matrix<double> Q, Ub, B;
+  std::vector<double> s, up, un, vp, vn;
+  /// Column c of row j of Vt.
+  double v(index_t j, index_t c) const {
+    double x = 0;
+    for (index_t p = 0; p < Ub.rows(); ++p) x += Ub(p, j) * B(p, c);
+    const double sj = s[static_cast<std::size_t>(j)];
+    return sj > 0 ? x / sj : 0.0;
+  }
+  /// Column j of U = Q Ub.
+  std::vector<double> u(index_t j) const {
+    std::vector<double> x(static_cast<std::size_t>(Q.rows()));
+    for (index_t i = 0; i < Q.rows(); ++i) {
+      double t = 0;
+      for (index_t p = 0; p < Q.cols(); ++p) t += Q(i, p) * Ub(p, j);
+      x[static_cast<std::size_t>(i)] = t;
+    }
+    return x;
+  }
+};
 
 template <class T>
-DMatrix<T> nndsvd_w(const Context& ctx, const PreparedData<T>& X, index_t k, std::uint64_t seed) {
+TruncatedSvd truncated_svd(const Context& ctx, const PreparedData<T>& X, index_t k, std::uint64_t seed) {
   const index_t n = X.rows(), m = X.cols(), l = std::min(k + 10, std::min(n, X.total_cols));
   // Randomized subspace iteration with 4 power iterations (Halko, Martinsson & Tropp) through
   // products with X that are sums over the columns, Y = X Z^T (n x l, all-reduced), so that
@@ -137,49 +174,75 @@ DMatrix<T> nndsvd_w(const Context& ctx, const PreparedData<T>& X, index_t k, std
   DMatrix<T> BBt(ctx, l, l);
   ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), Zt.view(), Zt.view(), T(0), BBt.view());
   allreduce_sum<T>(ctx, BBt.view());
-  Matrix<double> Ub;
-  std::vector<double> sv;
-  symmetric_eigen(to_double(BBt.download()), Ub, sv);
-  for (double& x : sv) x = std::sqrt(std::max(x, 0.0));
-  // Vt(j, :) = Ub(:, j)^T B / s_j, only its positive and negative parts' norms are needed.
-  const Matrix<double> Bh = to_double(Zt.download());
+  TruncatedSvd svd;
+  symmetric_eigen(to_double(BBt.download()), svd.Ub, svd.s);
+  for (double& x : svd.s) x = std::sqrt(std::max(x, 0.0));
+  svd.B = to_double(Zt.download());
+  svd.Q = to_double(Y.download());
   std::vector<double> vnorm(2 * static_cast<std::size_t>(k), 0.0);  // (vp^2, vn^2) per j
-  for (index_t j = 0; j < k; ++j) {
-    const double inv = sv[static_cast<std::size_t>(j)] > 0 ? 1 / sv[static_cast<std::size_t>(j)] : 0.0;
+  for (index_t j = 0; j < k; ++j)
     for (index_t c = 0; c < m; ++c) {
-      double x = 0;
-      for (index_t p = 0; p < l; ++p) x += Ub(p, j) * Bh(p, c);
-      x *= inv;
+      const double x = svd.v(j, c);
       vnorm[2 * static_cast<std::size_t>(j) + (x > 0 ? 0 : 1)] += x * x;
     }
-  }
   allreduce_sum(ctx, vnorm.data(), vnorm.size());
-  const Matrix<double> Q = to_double(Y.download());
-  // NNDSVD: each singular pair contributes its dominant nonnegative part.
-  Matrix<double> W(n, k);
-  std::vector<double> u(static_cast<std::size_t>(n));
   for (index_t j = 0; j < k; ++j) {
-    for (index_t i = 0; i < n; ++i) {
-      double s = 0;
-      for (index_t p = 0; p < l; ++p) s += Q(i, p) * Ub(p, j);
-      u[static_cast<std::size_t>(i)] = s;
-    }
     double up = 0, un = 0;
-    for (double x : u) (x > 0 ? up : un) += x * x;
-    up = std::sqrt(up), un = std::sqrt(un);
-    const double vp = std::sqrt(vnorm[2 * static_cast<std::size_t>(j)]);
-    const double vn = std::sqrt(vnorm[2 * static_cast<std::size_t>(j) + 1]);
-    const bool pos = j == 0 || up * vp >= un * vn;
-    const double sigma = j == 0 ? 1.0 : (pos ? up * vp : un * vn);
-    const double norm = j == 0 ? std::sqrt(up * up + un * un) : (pos ? up : un);
-    const double f = std::sqrt(sv[static_cast<std::size_t>(j)] * sigma) / (norm > 0 ? norm : 1.0);
-    for (index_t i = 0; i < n; ++i) {
-      const double x = u[static_cast<std::size_t>(i)];
-      W(i, j) = j == 0 ? f * std::abs(x) : f * (pos ? std::max(x, 0.0) : std::max(-x, 0.0));
-    }
+    for (double x : svd.u(j)) (x > 0 ? up : un) += x * x;
+    svd.up.push_back(std::sqrt(up));
+    svd.un.push_back(std::sqrt(un));
+    svd.vp.push_back(std::sqrt(vnorm[2 * static_cast<std::size_t>(j)]));
+    svd.vn.push_back(std::sqrt(vnorm[2 * static_cast<std::size_t>(j) + 1]));
   }
-  fill_small_entries(W, X.mean());
-  return upload_double<T>(ctx, W);
+  return svd;
+}
+
+/// NNDSVD's choice for singular pair j: each pair contributes the dominant nonnegative part
+/// of its rank-one term (pair 0 its absolute values); sqrt(s_j sigma) splits evenly over the
+/// two sides, each normalized by the norm of its part.
+struct NndsvdPair {
+  bool pos, abs;
+  double fu, fv;  ///< factors on the chosen parts of u and v
+};
+NndsvdPair nndsvd_pair(const TruncatedSvd& svd, index_t j) {
+  const std::size_t q = static_cast<std::size_t>(j);
+  NndsvdPair p;
+  p.abs = j == 0;
+  p.pos = j == 0 || svd.up[q] * svd.vp[q] >= svd.un[q] * svd.vn[q];
+  const double sigma = j == 0 ? 1.0 : (p.pos ? svd.up[q] * svd.vp[q] : svd.un[q] * svd.vn[q]);
+  const double nu = j == 0 ? std::hypot(svd.up[q], svd.un[q]) : (p.pos ? svd.up[q] : svd.un[q]);
+  const double nv = j == 0 ? std::hypot(svd.vp[q], svd.vn[q]) : (p.pos ? svd.vp[q] : svd.vn[q]);
+  const double root = std::sqrt(svd.s[q] * sigma);
+  p.fu = root / (nu > 0 ? nu : 1.0);
+  p.fv = root / (nv > 0 ? nv : 1.0);
+  return p;
+}
+double nndsvd_part(const NndsvdPair& p, double f, double x) {
+  return p.abs ? f * std::abs(x) : f * (p.pos ? std::max(x, 0.0) : std::max(-x, 0.0));
+}
+
+}  // namespace
+
+template <class T>
+NndsvdStart<T> nndsvd(const Context& ctx, const PreparedData<T>& X, index_t k, std::uint64_t seed, bool with_h) {
+  const TruncatedSvd svd = truncated_svd(ctx, X, k, seed);
+  const index_t n = X.rows(), m = X.cols();
+  Matrix<double> W(n, k), Ht(m, k);  // H transposed: a topic per column, as W
+  for (index_t j = 0; j < k; ++j) {
+    const NndsvdPair p = nndsvd_pair(svd, j);
+    const std::vector<double> u = svd.u(j);
+    for (index_t i = 0; i < n; ++i) W(i, j) = nndsvd_part(p, p.fu, u[static_cast<std::size_t>(i)]);
+    if (with_h)
+      for (index_t c = 0; c < m; ++c) Ht(c, j) = nndsvd_part(p, p.fv, svd.v(j, c));
+  }
+  fill_small_entries(W, X.mean(), column_maxima(W));
+  NndsvdStart<T> out;
+  out.W = upload_double<T>(ctx, W);
+  if (with_h) {
+    fill_small_entries(Ht, X.mean(), global_column_maxima(ctx, Ht));
+    out.Ht = upload_double<T>(ctx, Ht);
+  }
+  return out;
 }
 
 namespace {
@@ -218,11 +281,16 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
   NmfState<T> st;
   Rng rng(o.seed);
   const double scale = std::sqrt(std::max(X.mean(), 1e-300) / double(k));
-  if (W0)
+  // HALS from NNDSVDa starts H there too (as scikit-learn's cd does); the others solve for H.
+  const bool h_start = !W0 && o.init == NmfInit::nndsvd && o.algorithm == NmfAlgorithm::hals;
+  DMatrix<T> Ht0;
+  if (W0) {
     st.W = clone<T>(ctx, W0->view());
-  else if (o.init == NmfInit::nndsvd)
-    st.W = nndsvd_w<T>(ctx, X, k, o.seed);
-  else
+  } else if (o.init == NmfInit::nndsvd) {
+    NndsvdStart<T> start = nndsvd<T>(ctx, X, k, o.seed, h_start);
+    st.W = std::move(start.W);
+    Ht0 = std::move(start.Ht);
+  } else
     st.W = random_matrix<T>(ctx, n, k, scale, rng);
   st.H = DMatrix<T>(ctx, k, m);
   DMatrix<T> G(ctx, k, k), C(ctx, k, m), G2(ctx, k, k), R(ctx, n, k);
@@ -257,13 +325,15 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
       prev = f;
     }
   } else if (o.algorithm == NmfAlgorithm::hals) {
-    // H from one exact solve, then per iteration one HALS sweep over the rows of H (as the
-    // columns of H^T, so that each is contiguous) and one over the columns of W.
+    // H from NNDSVDa (h_start) or one exact solve, then per iteration one HALS sweep over the
+    // rows of H (as the columns of H^T, so that each is contiguous) and one over the columns
+    // of W.
     BatchSolver<T> hsolve(ctx, k, m, o.nnls);
-    DMatrix<T> Ht(ctx, m, k), Ct(ctx, m, k), gm(ctx, m, 1), gn(ctx, n, 1);
+    DMatrix<T> Ht = h_start ? std::move(Ht0) : DMatrix<T>(ctx, m, k);
+    DMatrix<T> Ct(ctx, m, k), gm(ctx, m, 1), gn(ctx, n, 1);
     for (int it = 1; it <= o.max_iter; ++it) {
       ops::at_x<T>(ctx, T(1), st.W.view(), X.op, T(0), C.view());
-      if (it == 1) {
+      if (it == 1 && !h_start) {
         hsolve.solve(G.view(), C.view(), st.H.view(), nullptr);
         ops::transpose<T>(ctx, st.H.view(), Ht.view());
       } else {
@@ -342,8 +412,8 @@ template NmfState<float> nmf_on_backend<float>(const Context&, const PreparedDat
 template NmfState<double> nmf_on_backend<double>(const Context&, const PreparedData<double>&,
                                                  index_t, const NmfOptions&, const DMatrix<double>*,
                                                  std::chrono::steady_clock::time_point);
-template DMatrix<float> nndsvd_w<float>(const Context&, const PreparedData<float>&, index_t, std::uint64_t);
-template DMatrix<double> nndsvd_w<double>(const Context&, const PreparedData<double>&, index_t, std::uint64_t);
+template NndsvdStart<float> nndsvd<float>(const Context&, const PreparedData<float>&, index_t, std::uint64_t, bool);
+template NndsvdStart<double> nndsvd<double>(const Context&, const PreparedData<double>&, index_t, std::uint64_t, bool);
 
 }  // namespace detail
 

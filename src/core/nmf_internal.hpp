@@ -43,9 +43,15 @@ struct NmfState {
   int iterations = 0;
 };
 
-/// NNDSVDa starting W (N x k) of prepared data (see NmfInit::nndsvd).
+/// NNDSVDa start of prepared data (see NmfInit::nndsvd): W (N x k) and, with @p with_h, H
+/// transposed (this process's m x k block; H = Ht^T).
 template <class T>
-DMatrix<T> nndsvd_w(const Context& ctx, const PreparedData<T>& X, index_t k, std::uint64_t seed);
+struct NndsvdStart {
+  DMatrix<T> W, Ht;
+};
+template <class T>
+NndsvdStart<T> nndsvd(const Context& ctx, const PreparedData<T>& X, index_t k, std::uint64_t seed,
+                      bool with_h);
 
 /// NMF of prepared data; W starts from W0 when given, else per o.init.
 template <class T>
