@@ -669,10 +669,15 @@ std::vector<double> deep_backward(const Context& ctx, const PreparedData<T>& X, 
 
 // ---- entry points on prepared data ------------------------------------------------------------
 
+/// The missing-data mask of this process's n x m columns when any process has one
+/// (collective, so that all take the masked path): an empty mask there means all observed.
 template <class T>
-DMatrix<T> upload_mask(const Context& ctx, const std::vector<std::uint8_t>& mask, index_t n, index_t m) {
+std::optional<DMatrix<T>> upload_mask(const Context& ctx, const std::vector<std::uint8_t>& mask, index_t n,
+                                      index_t m) {
+  if (allreduce_max(ctx, std::int64_t(!mask.empty())) == 0) return std::nullopt;
   Matrix<T> h(n, m);
-  for (index_t q = 0; q < h.size(); ++q) h.data()[q] = mask[static_cast<std::size_t>(q)] ? T(1) : T(0);
+  for (index_t q = 0; q < h.size(); ++q)
+    h.data()[q] = mask.empty() || mask[static_cast<std::size_t>(q)] ? T(1) : T(0);
   return DMatrix<T>::upload(ctx, h.view());
 }
 
@@ -680,9 +685,8 @@ template <class T>
 SsnmfResult<T> run_ssnmf(const Context& ctx, const PreparedData<T>& X, index_t k, const SsnmfOptions& o) {
   std::unique_ptr<Labels<T>> lab;
   if (o.supervision) lab = upload_labels<T>(ctx, kSsnmf, *o.supervision);
-  DMatrix<T> W;
-  if (!o.data_mask.empty()) W = upload_mask<T>(ctx, o.data_mask, X.rows(), X.cols());
-  SsnmfState<T> st = ssnmf_on_backend<T>(ctx, X, k, lab.get(), W.size() ? &W : nullptr, o);
+  const std::optional<DMatrix<T>> W = upload_mask<T>(ctx, o.data_mask, X.rows(), X.cols());
+  SsnmfState<T> st = ssnmf_on_backend<T>(ctx, X, k, lab.get(), W ? &*W : nullptr, o);
   SsnmfResult<T> r;
   r.A = st.A.download();
   r.S = st.S.download();
@@ -798,9 +802,8 @@ MultilayerResult<T> run_deep(const Context& ctx, const PreparedData<T>& X, const
     const Supervision s = group_supervision(*o.supervision, pool ? ipow(pool, o.ranks.size() - 1) : 1, cols.back());
     lab = upload_labels<T>(ctx, kDeep, s);
   }
-  DMatrix<T> W;
-  if (!o.data_mask.empty()) W = upload_mask<T>(ctx, o.data_mask, X.rows(), m);
-  const DMatrix<T>* Wp = W.size() ? &W : nullptr;
+  const std::optional<DMatrix<T>> W = upload_mask<T>(ctx, o.data_mask, X.rows(), m);
+  const DMatrix<T>* Wp = W ? &*W : nullptr;
   Layers<T> f = forward_layers<T>(ctx, X, o.ranks, pool, lab.get(), Wp, o.forward, o.ssnmf, o.normalize, o.seed);
   std::vector<double> hist;
   if (o.max_iter > 0) hist = deep_backward<T>(ctx, X, f, pool, lab.get(), Wp, o);
