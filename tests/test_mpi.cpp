@@ -331,6 +331,130 @@ TEST(Mpi, NmfAnlsAndHals) {
   }
 }
 
+/// Objectives per iteration within 1e-12 relative, the same iteration count.
+void expect_same_objective(const std::vector<double>& a, const std::vector<double>& b, const char* what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (std::size_t q = 0; q < a.size(); ++q)
+    EXPECT_LE(std::abs(a[q] - b[q]), 1e-12 * std::abs(a[q])) << what << " iteration " << q + 1;
+}
+
+/// With @p pool > 1, layer l's columns are X's pooled by pool^l (blocks at multiples of it).
+void expect_same_layers(const MultilayerResult<double>& ref, const MultilayerResult<double>& par,
+                        std::vector<index_t> b, const char* what, index_t pool = 1) {
+  expect_same_objective(ref.objective, par.objective, what);
+  ASSERT_EQ(ref.layer_objective.size(), par.layer_objective.size());
+  for (std::size_t l = 0; l < ref.layer_objective.size(); ++l)
+    EXPECT_LE(std::abs(ref.layer_objective[l] - par.layer_objective[l]), 1e-12 * ref.layer_objective[l]) << what;
+  for (std::size_t l = 0; l < ref.A.size(); ++l) {
+    EXPECT_LE(rel_diff(ref.A[l], par.A[l]), 1e-10) << what << " A" << l;
+    EXPECT_LE(rel_diff(block_of(ref.S[l], b), par.S[l]), 1e-10) << what << " S" << l;
+    for (auto& x : b) x = (x + pool - 1) / pool;
+  }
+  EXPECT_LE(rel_diff(ref.B, par.B), 1e-10) << what << " B";
+}
+
+/// SSNMF with labels known on process 0's block only (the last process has no column), from
+/// an NMF start and from a random one, and with a missing-data mask.
+TEST(Mpi, SsnmfLabelsOnOneProcess) {
+  Synthetic s;
+  const index_t n = s.X.rows(), m = s.X.cols();
+  const auto b = bounds(m, world_size(), Split::empty_last);
+  SsnmfOptions o;
+  o.max_iter = 40;
+  Supervision sup;
+  sup.labels = mixed(s.y4);
+  sup.known.assign(static_cast<std::size_t>(m), 0);
+  for (index_t j = 0; j < std::max<index_t>(b[1], 1); ++j) sup.known[static_cast<std::size_t>(j)] = 1;
+  o.supervision = sup;
+  std::vector<std::uint8_t> mask(static_cast<std::size_t>(n * m));
+  for (std::size_t q = 0; q < mask.size(); ++q) mask[q] = (q * 2654435761u) % 7 != 0;
+  const Matrix<double> Xb = block_of(s.X, b);
+  for (int variant = 0; variant < 3; ++variant) {
+    SsnmfOptions ro = o;
+    if (variant == 1) ro.init = SsnmfInit::random;
+    if (variant == 2) ro.data_mask = mask;
+    SsnmfOptions po = ro;
+    po.supervision->labels = block_of(sup.labels, b);
+    po.supervision->known = block_of(sup.known, b);
+    const auto r = static_cast<std::size_t>(world_rank());
+    if (variant == 2) po.data_mask.assign(mask.begin() + b[r] * n, mask.begin() + b[r + 1] * n);
+    const auto r1 = ssnmf<double>(one(), s.X.view(), 4, ro);
+    const auto r2 = ssnmf<double>(all(), Xb.view(), 4, po);
+    expect_same_objective(r1.objective, r2.objective, "ssnmf");
+    EXPECT_LE(rel_diff(r1.A, r2.A), 1e-10) << "variant " << variant;
+    EXPECT_LE(rel_diff(r1.B, r2.B), 1e-10) << "variant " << variant;
+    EXPECT_LE(rel_diff(block_of(r1.S, b), r2.S), 1e-10) << "variant " << variant;
+  }
+}
+
+TEST(Mpi, HierarchicalNmfSupervisedUnevenSplit) {
+  Synthetic s;
+  const auto b = bounds(s.X.cols(), world_size(), Split::uneven);
+  HierarchicalNmfOptions o;
+  o.ranks = {9, 4, 2};
+  o.nmf.max_iter = 30;
+  o.ssnmf.max_iter = 30;
+  Supervision sup;
+  sup.labels = s.y2;
+  sup.known = s.known40;
+  o.supervision = sup;
+  HierarchicalNmfOptions po = o;
+  po.supervision->labels = block_of(s.y2, b);
+  po.supervision->known = block_of(s.known40, b);
+  const Matrix<double> Xb = block_of(s.X, b);
+  expect_same_layers(hierarchical_nmf<double>(one(), s.X.view(), o), hierarchical_nmf<double>(all(), Xb.view(), po),
+                     b, "hnmf");
+}
+
+/// Deep NMF on the sparse news sample, the last process empty; the supervised last layer.
+TEST(Mpi, DeepNmfSparseWithAnEmptyProcess) {
+  const News nw;
+  const auto b = bounds(nw.X.cols(), world_size(), Split::empty_last);
+  DeepNmfOptions o;
+  o.ranks = {10, 4};
+  o.forward.max_iter = 20;
+  o.ssnmf.max_iter = 20;
+  o.max_iter = 15;
+  o.rel_tol = 0;
+  Supervision sup;
+  sup.labels = nw.y;
+  sup.known = nw.known;
+  o.supervision = sup;
+  DeepNmfOptions po = o;
+  po.supervision->labels = block_of(nw.y, b);
+  po.supervision->known = block_of(nw.known, b);
+  expect_same_layers(deep_nmf<double>(one(), nw.X, o), deep_nmf<double>(all(), block_of(nw.X, b), po), b, "deep");
+}
+
+/// Pooling: blocks at multiples of the window agree with one process; a block that splits a
+/// pooled group stops every process with the same error.
+TEST(Mpi, DeepNmfPoolingNeedsAlignedBlocks) {
+  Synthetic s;
+  const int P = world_size();
+  DeepNmfOptions o;
+  o.ranks = {9, 4};
+  o.pool = 2;
+  o.forward.max_iter = 20;
+  o.max_iter = 10;
+  o.rel_tol = 0;
+  std::vector<index_t> b(static_cast<std::size_t>(P) + 1, s.X.cols());
+  for (int r = 0; r < P; ++r) b[static_cast<std::size_t>(r)] = std::min<index_t>(s.X.cols(), 2 * (s.X.cols() / 2 / P) * r);
+  const Matrix<double> Xb = block_of(s.X, b);
+  expect_same_layers(deep_nmf<double>(one(), s.X.view(), o), deep_nmf<double>(all(), Xb.view(), o),
+                     b, "deep pool 2", 2);
+  if (P == 1) return;
+  std::vector<index_t> odd = b;
+  odd[1] += 1;  // process 1 starts inside a group
+  const Matrix<double> Xo = block_of(s.X, odd);
+  std::string what;
+  try {
+    deep_nmf<double>(all(), Xo.view(), o);
+  } catch (const InvalidArgument& e) {
+    what = e.what();
+  }
+  EXPECT_NE(what.find("multiple of 2"), std::string::npos) << what;
+}
+
 TEST(Mpi, OneProcessIsBitIdentical) {
   if (world_size() != 1) GTEST_SKIP() << "one process only";
   Synthetic s;

@@ -65,6 +65,13 @@ AnyMatrix<T> read_mtx(const std::string& path);
 template <class T>
 AnyMatrix<T> read_mtx_columns(const std::string& path, index_t first, index_t count);
 
+/// The columns @p cols of a Matrix Market file, in that order (column q of the result is the
+/// file's column cols[q]), in one streaming pass like read_mtx_columns: an --columns selection's
+/// share of one process (docs/mpi.md). Throws InvalidArgument naming the file for an index
+/// outside the matrix or a repeated one.
+template <class T>
+AnyMatrix<T> read_mtx_column_set(const std::string& path, const std::vector<index_t>& cols);
+
 /// Reads a dense matrix; a coordinate file is accepted and expanded (use for factors).
 template <class T>
 Matrix<T> read_dense(const std::string& path);

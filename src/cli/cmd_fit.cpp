@@ -8,6 +8,7 @@
 #include "cli/cli.hpp"
 #include "cli/columns.hpp"
 #include "cli/mpi_run.hpp"
+#include "cli/mpi_share.hpp"
 #include "cli/numbers.hpp"
 #include "cli/output.hpp"
 #include "core/comm.hpp"
@@ -33,7 +34,7 @@ struct FitArgs {
   int validation_patience = FitOptions{}.validation_patience;
   int decay_every = 1, patience = FitOptions{}.patience, init_iterations = 300, init_restarts = 4, classes = 0;
   std::vector<std::string> set;
-  bool no_warm_start = false, npy = false, s_per_process = false;
+  bool no_warm_start = false, npy = false, s_per_process = false, x_per_process = false;
 };
 
 /// The whole data (all processes' blocks) of the run.
@@ -114,27 +115,28 @@ std::optional<Supervision> read_supervision(const FitArgs& a, index_t m, const s
   return s;
 }
 
-/// --mask W for the file's @p m columns of X, kept at @p cols (--columns).
+/// --mask W for the file's @p m columns of X, kept at @p cols (--columns); under mpirun
+/// (@p multi) only this process's columns @p cols of the mask file are read.
 template <class T>
 void read_mask(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X, index_t m,
-               const std::vector<index_t>& cols, const std::pair<index_t, index_t>* block = nullptr) {
+               const std::vector<index_t>& cols, bool multi = false) {
   if (a.mask.empty()) return;
   if (X.sparse) throw InvalidArgument("--mask needs dense X: " + a.X + " is sparse");
   io::AnyMatrix<double> W;
-  if (block) {  // under mpirun: this process's columns of the mask
+  if (multi) {
     const io::MtxInfo info = io::read_mtx_info(a.mask);
     if (info.rows != X.rows() || info.cols != m)
       throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(info.rows, info.cols) + " but X is " +
                               shape_string(X.rows(), m));
-    W = io::read_mtx_columns<double>(a.mask, block->first, block->second);
+    W = io::read_mtx_column_set<double>(a.mask, cols);
     if (W.sparse) W.dense = W.csc.to_dense();
   } else {
     W.dense = io::read_dense<double>(a.mask);
   }
-  if (W.dense.rows() != X.rows() || (!block && W.dense.cols() != m))
+  if (W.dense.rows() != X.rows() || (!multi && W.dense.cols() != m))
     throw DimensionMismatch("--mask " + a.mask + " is " + shape_string(W.dense.rows(), W.dense.cols()) + " but X is " +
                             shape_string(X.rows(), m));
-  if (!block) select_columns(W, cols);
+  if (!multi) select_columns(W, cols);
   for (double v : W.dense.storage()) {
     if (v != 0 && v != 1) throw InvalidArgument("--mask " + a.mask + ": entries must be 0 or 1");
     o.data_mask.push_back(v != 0);
@@ -330,35 +332,58 @@ FitOutcome<T> call(const Method& m, const FitRequest<T>& req) {
     return m.fit_double(req);
 }
 
-/// The inputs of a fit: X (under mpirun this process's block of its columns, docs/mpi.md), the
-/// file's column count, the columns kept (--columns, or the block) and the label sets.
+/// The inputs of a fit: X (under mpirun this process's share of its columns, docs/mpi.md),
+/// the column count of the per-column files, the columns kept (--columns, or this process's
+/// share; empty = all) and the label sets.
 template <class T>
 struct FitInputs {
   io::AnyMatrix<T> X;
   index_t m = 0;
   std::vector<index_t> cols;
   std::pair<index_t, index_t> block{0, 0};
+  index_t total = 0;  ///< columns of the fit over all processes
   std::vector<std::vector<int>> eval_sets;
   std::vector<std::string> class_names;
 };
 
+/// Columns of a Deep NMF pooled group (--set pool, pool^(L-1)): under mpirun no group spans two
+/// processes. 1 for the other methods.
+index_t column_window(const FitArgs& a, const std::map<std::string, std::string>& settings, std::size_t layers) {
+  if (a.method != "deep") return 1;
+  const double pool = setting(settings, "pool", 0);
+  index_t w = 1;
+  for (std::size_t l = 1; l < layers && pool > 1 && pool < 1e6; ++l) w *= static_cast<index_t>(pool);
+  return w;
+}
+
+/// X, one process: the file (--x-per-process: process 0's) and the --columns kept.
 template <class T>
-void read_fit_inputs(const FitArgs& a, bool multi, FitRequest<T>& req, FitInputs<T>& in) {
-  if (multi) {  // one streaming pass over the file per process, keeping its columns
-    if (!a.columns.empty())
-      throw UsageError("--columns: not under mpirun (each process reads its block of the columns of X)");
-    in.m = io::read_mtx_info(a.X).cols;
-    in.block = mpi::block(in.m);
-    in.X = io::read_mtx_columns<T>(a.X, in.block.first, in.block.second);
-    for (index_t j = 0; j < in.block.second; ++j) in.cols.push_back(in.block.first + j);
-  } else {
-    in.X = io::read_mtx<T>(a.X);
-    in.m = in.X.cols();
-    in.cols = read_columns(a.columns, in.m);
-    select_columns(in.X, in.cols);
-  }
-  const index_t used = multi ? in.m : in.X.cols();  // the columns the fit spans, on all processes
-  check_ranks_against_data(req.ranks, in.X.rows(), used);
+void read_x_alone(const FitArgs& a, FitInputs<T>& in) {
+  mpi::check_share({a.X, a.columns, a.x_per_process, 1});
+  in.X = io::read_mtx<T>(a.x_per_process ? mpi::process_path(a.X, 0) : a.X);
+  in.m = in.X.cols();
+  in.cols = read_columns(a.columns, in.m);
+  select_columns(in.X, in.cols);
+  in.total = in.X.cols();
+  in.block = {0, in.total};
+}
+
+/// X under mpirun: this process's share (collective; see mpi_share.hpp).
+template <class T>
+void read_x_share(const Context& ctx, const FitArgs& a, const FitRequest<T>& req, FitInputs<T>& in) {
+  const mpi::ShareRequest r{a.X, a.columns, a.x_per_process, column_window(a, req.settings, req.ranks.size())};
+  mpi::Share<T> s = mpi::read_share<T>(ctx, r);
+  in.X = std::move(s.X);
+  in.m = s.file_cols;
+  in.cols = std::move(s.cols);
+  in.block = s.block;
+  in.total = s.total;
+}
+
+/// Everything but X: labels, masks, initial factors, checked against X (this process's part).
+template <class T>
+void read_fit_rest(const FitArgs& a, bool multi, FitRequest<T>& req, FitInputs<T>& in) {
+  check_ranks_against_data(req.ranks, in.X.rows(), in.total);
   req.supervision = read_supervision(a, in.m, in.cols);
   if (multi && in.block.second == 0 && req.supervision) {  // no column here (cols empty = all)
     req.supervision->labels.clear();
@@ -368,7 +393,7 @@ void read_fit_inputs(const FitArgs& a, bool multi, FitRequest<T>& req, FitInputs
   if (a.init == "dir")
     for (std::size_t l = 0; l < req.ranks.size(); ++l)
       req.neural.initial_factors.push_back(io::read_dense<double>(a.init_dir + "/A" + std::to_string(l) + ".mtx"));
-  read_mask(req.neural, a, in.X, in.m, in.cols, multi ? &in.block : nullptr);
+  read_mask(req.neural, a, in.X, in.m, in.cols, multi);
   in.eval_sets = read_label_sets(a.eval_labels, "--eval-labels", in.m, req.ranks.size(), in.cols);
   if (multi && in.block.second == 0)
     for (auto& y : in.eval_sets) y.clear();
@@ -380,9 +405,6 @@ int run_fit(const Common& c, const FitArgs& a) {
   t.start = Clock::now();
   const Context ctx = mpi::agreed_context([&] { return c.context(); });
   const bool multi = ctx.processes() > 1, writer = ctx.process() == 0;
-  if (multi && a.method != "neural")
-    throw UsageError("--method " + a.method + ": runs on one process; under mpirun only --method neural "
-                     "splits the columns over the processes");
   const Method& method = find_method(a.method);
   FitRequest<T> req;
   req.ctx = &ctx;
@@ -396,9 +418,11 @@ int run_fit(const Common& c, const FitArgs& a) {
   const auto t_load = Clock::now();
   FitInputs<T> in;
   std::optional<OutputDir> dir;
-  // Every process reads its block; a file one of them cannot read stops all of them.
+  // Every process reads its share; a file one of them cannot read stops all of them.
+  if (multi) read_x_share(ctx, a, req, in);
   detail::all_or_none(ctx, [&] {
-    read_fit_inputs(a, multi, req, in);
+    if (!multi) read_x_alone(a, in);
+    read_fit_rest(a, multi, req, in);
     if (writer) dir.emplace(a.out, "-o", "fit");  // before the work: a bad output path fails now
   });
   const io::AnyMatrix<T>& X = in.X;
@@ -429,7 +453,7 @@ int run_fit(const Common& c, const FitArgs& a) {
   t.eval_s = since(t_eval);
   const json data = data_info(ctx, a.X, X);
   const json per_process = process_timings(ctx, t);
-  if (s_blocks) mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", out.S, in.block, in.m, a.X);
+  if (s_blocks) mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", out.S, in.block, in.total, a.X);
   detail::all_or_none(ctx, [&] {
     if (!writer) return;
     write_factors(*dir, out, a, !s_blocks);
@@ -492,7 +516,7 @@ Command add_fit_command(CLI::App& app, const Common& c) {
   cmd->add_option("--ranks", a->ranks, "ranks k0,k1,... (e.g. 9,4,2; min(N, m) >= k0 >= k1 >= ...)")->required();
   cmd->add_option("-o,--output", a->out, "output folder (A*.mtx, S*.mtx, report.json, model.nnmf), replaced as a whole")
       ->required();
-  cmd->add_option("--method", a->method, "neural (default), nmf or hnmf; see `nnmf methods`")->capture_default_str();
+  cmd->add_option("--method", a->method, "neural (default), nmf, ssnmf, hnmf or deep; see `nnmf methods`")->capture_default_str();
   cmd->add_option("--labels", a->labels, "class of each column (supervises the last layer)");
   add_int(cmd, "--classes", a->classes, "number of classes of --labels (0 = largest label + 1)", 0);
   cmd->add_option("--known", a->known, "0/1 per column: which labels the model may use");
@@ -502,6 +526,10 @@ Command add_fit_command(CLI::App& app, const Common& c) {
   add_optional_int(cmd, "--epochs", a->epochs, "epochs (Neural NMF) or iterations (baselines); default: the method's", 0);
   add_fit_model_options(cmd, *a);
   cmd->add_option("--set", a->set, "method-specific setting key=value (repeatable)");
+  cmd->add_flag("--x-per-process", a->x_per_process,
+                "X is a pattern with {p}: under mpirun process p reads its own Matrix Market file (same rows; "
+                "columns in process order, p0's first; --labels/--known/--mask/--eval-labels stay one file "
+                "over all columns in that order); without mpirun the file of p = 0");
   cmd->add_flag("--s-per-process", a->s_per_process,
                 "under mpirun: each process writes its columns of S as S<l>.p<r>.mtx (the output folder on a "
                 "file system all see) instead of process 0 gathering S<l>.mtx");

@@ -8,6 +8,7 @@
 #include "cli/cli.hpp"
 #include "cli/columns.hpp"
 #include "cli/mpi_run.hpp"
+#include "cli/mpi_share.hpp"
 #include "cli/numbers.hpp"
 #include "cli/output.hpp"
 #include "core/comm.hpp"
@@ -20,13 +21,14 @@ using json = nlohmann::json;
 
 struct ModelArgs {
   std::string model, X, out, labels, fit_mask, score_mask, columns;
-  bool npy = false, refit = false, s_per_process = false;
+  bool npy = false, refit = false, s_per_process = false, x_per_process = false;
 };
 
 /// The model and its data X, the --columns kept (@p cols receives them).
 template <class T>
 io::AnyMatrix<T> read_data(const ModelArgs& a, std::vector<index_t>& cols, index_t& m_file) {
-  io::AnyMatrix<T> X = io::read_mtx<T>(a.X);
+  mpi::check_share({a.X, a.columns, a.x_per_process, 1});
+  io::AnyMatrix<T> X = io::read_mtx<T>(a.x_per_process ? mpi::process_path(a.X, 0) : a.X);
   m_file = X.cols();
   cols = read_columns(a.columns, m_file);
   select_columns(X, cols);
@@ -40,29 +42,24 @@ std::vector<Matrix<T>> forward(const Context& ctx, const NeuralNmf<T>& model, co
 
 // ---- transform ---------------------------------------------------------------------------------
 
-/// Under mpirun (docs/mpi.md) each process reads the model and its block of the columns of X;
-/// process 0 gathers and writes every S (or each process writes its block, --s-per-process).
+/// Under mpirun (docs/mpi.md) each process reads the model and its share of the columns of X
+/// (a block of the file's or of the --columns selection, or its own file with
+/// --x-per-process); process 0 gathers and writes every S (or each process writes its block,
+/// --s-per-process).
 template <class T>
 int run_transform_blocks(const Common& c, const ModelArgs& a, const Context& ctx) {
-  if (!a.columns.empty())
-    throw UsageError("--columns: not under mpirun (each process reads its block of the columns of X)");
   const bool writer = ctx.process() == 0;
   NeuralNmf<T> model;
-  io::AnyMatrix<T> X;
   std::optional<OutputDir> dir;
-  std::pair<index_t, index_t> blk;
-  index_t total = 0;
+  mpi::Share<T> share = mpi::read_share<T>(ctx, {a.X, a.columns, a.x_per_process, 1});
   detail::all_or_none(ctx, [&] {
     model = NeuralNmf<T>::load(a.model);
-    total = io::read_mtx_info(a.X).cols;
-    blk = mpi::block(total);
-    X = io::read_mtx_columns<T>(a.X, blk.first, blk.second);
     if (writer) dir.emplace(a.out, "-o", "transform");
   });
-  auto S = forward(ctx, model, X);
+  auto S = forward(ctx, model, share.X);
   const bool s_blocks = a.s_per_process;
   if (s_blocks)
-    mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", S, blk, total, a.X + " under " + a.model);
+    mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", S, share.block, share.total, a.X + " under " + a.model);
   else
     for (auto& s : S) s = detail::gather_columns(ctx, s, 0);
   detail::all_or_none(ctx, [&] {
@@ -255,6 +252,9 @@ Command add_transform_command(CLI::App& app, const Common& c) {
   cmd->add_option("-o,--output", a->out, "output folder (S0.mtx, S1.mtx, ...), replaced as a whole")->required();
   add_columns_option(cmd, a->columns);
   cmd->add_flag("--npy", a->npy, "also write S*.npy (NumPy)");
+  cmd->add_flag("--x-per-process", a->x_per_process,
+                "X is a pattern with {p}: under mpirun process p reads its own file (S in process order); "
+                "without mpirun the file of p = 0");
   cmd->add_flag("--s-per-process", a->s_per_process,
                 "under mpirun: each process writes its columns as S<l>.p<r>.mtx instead of process 0 gathering S<l>.mtx");
   const Common* cp = &c;

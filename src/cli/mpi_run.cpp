@@ -104,9 +104,10 @@ int node_process() {
 int process() { return g_rank; }
 int processes() { return g_size; }
 
-std::pair<index_t, index_t> block(index_t m) {
-  const index_t P = g_size, r = g_rank;
-  const index_t first = m * r / P, last = m * (r + 1) / P;
+std::pair<index_t, index_t> block(index_t m, index_t window) {
+  const index_t P = g_size, r = g_rank, w = std::max<index_t>(window, 1);
+  const index_t groups = (m + w - 1) / w;
+  const index_t first = std::min(m, groups * r / P * w), last = std::min(m, groups * (r + 1) / P * w);
   return {first, last - first};
 }
 

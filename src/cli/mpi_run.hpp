@@ -31,8 +31,9 @@ Context wrap(const Context& ctx);
 /// process throw (the others PeerError), as the library's collective checks do.
 Context agreed_context(const std::function<Context()>& make);
 /// This process's block of the m columns: [first, first + count), the even split
-/// first = floor(r m / P).
-std::pair<index_t, index_t> block(index_t m);
+/// first = floor(r m / P); with @p window > 1, the even split of the groups of window columns
+/// (every block starts at a multiple of window: Deep NMF's pooled groups stay whole).
+std::pair<index_t, index_t> block(index_t m, index_t window = 1);
 /// After an error: ends MPI normally when every process knows of it (the library's collective
 /// checks), else aborts every process (a process that failed alone must not leave the others
 /// waiting in a reduction); @p same_everywhere says every process hit the error the same way.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -29,6 +30,10 @@ namespace {
 
 // ---- argument checks ---------------------------------------------------------------------------
 
+const char* kSsnmf = "ssnmf";
+const char* kHier = "hierarchical_nmf";
+const char* kDeep = "deep_nmf";
+
 [[noreturn]] void bad(const char* who, const std::string& msg) {
   throw InvalidArgument(std::string(who) + ": " + msg);
 }
@@ -38,31 +43,40 @@ void check_finite_nonneg(const char* who, const char* name, double v) {
     bad(who, std::string(name) + " must be finite and >= 0, got " + std::to_string(v));
 }
 
-int check_supervision(const char* who, const Supervision& s, index_t m) {
+/// Checks of this process's labels (its block of columns under MPI): lengths, ranges, flags.
+void check_supervision(const char* who, const Supervision& s, index_t m) {
   if (static_cast<index_t>(s.labels.size()) != m)
     throw DimensionMismatch(std::string(who) + ": " + std::to_string(s.labels.size()) +
                             " labels for " + std::to_string(m) + " columns of X");
   if (!s.known.empty() && static_cast<index_t>(s.known.size()) != m)
     throw DimensionMismatch(std::string(who) + ": known mask has " + std::to_string(s.known.size()) +
                             " entries for " + std::to_string(m) + " columns of X");
-  if (m == 0) bad(who, "no labels");
-  const int maxl = *std::max_element(s.labels.begin(), s.labels.end());
-  const int c = s.num_classes > 0 ? s.num_classes : maxl + 1;
   for (std::size_t j = 0; j < s.labels.size(); ++j) {
-    if (s.labels[j] < 0 || s.labels[j] >= c)
+    if (s.labels[j] < 0 || (s.num_classes > 0 && s.labels[j] >= s.num_classes))
       bad(who, "label " + std::to_string(s.labels[j]) + " of column " + std::to_string(j) +
-                   " is out of range [0, " + std::to_string(c) + ")");
+                   " is out of range [0, " + std::to_string(s.num_classes) + ")");
     if (!s.known.empty() && s.known[j] > 1)
       bad(who, "known mask entry " + std::to_string(int(s.known[j])) + " at column " +
                    std::to_string(j) + " is not 0 or 1");
   }
-  if (!s.known.empty() && std::accumulate(s.known.begin(), s.known.end(), 0) == 0)
-    bad(who, "the known mask marks no column as labelled");
   check_finite_nonneg(who, "supervision lambda", s.lambda);
   if (s.loss != SupervisionLoss::l2)
     bad(who, "the multiplicative updates minimise the L2 label term; SupervisionLoss::cross_entropy "
              "is not supported");
-  return c;
+}
+
+/// The checks of the labels that span every process's block (a block may have no known label,
+/// or no column): some column is known; returns the class count (the largest label + 1 over
+/// all processes unless given). Collective, and the same verdict on every process.
+int checked_classes(const Context& ctx, const char* who, const Supervision& s) {
+  const std::int64_t known = allreduce_sum(
+      ctx, s.known.empty() ? std::int64_t(s.labels.size())
+                           : std::accumulate(s.known.begin(), s.known.end(), std::int64_t(0)));
+  const std::int64_t maxl = allreduce_max(
+      ctx, s.labels.empty() ? std::int64_t(-1) : *std::max_element(s.labels.begin(), s.labels.end()));
+  if (maxl < 0) bad(who, "no labels");
+  if (known == 0) bad(who, "the known mask marks no column as labelled");
+  return s.num_classes > 0 ? s.num_classes : static_cast<int>(maxl) + 1;
 }
 
 void check_mask(const char* who, const std::vector<std::uint8_t>& mask, index_t n, index_t m,
@@ -124,14 +138,17 @@ struct Labels {
   DMatrix<T> w, Yw;
 };
 
+/// The labels of @p s (this process's columns) in the context's memory, with the class count of
+/// all processes (collective).
 template <class T>
-std::unique_ptr<Labels<T>> upload_labels(const Context& ctx, const std::vector<int>& labels,
-                                         const std::vector<std::uint8_t>& known, int classes,
-                                         double lambda) {
+std::unique_ptr<Labels<T>> upload_labels(const Context& ctx, const char* who, const Supervision& s) {
   auto d = std::make_unique<Labels<T>>();
+  const std::vector<int>& labels = s.labels;
+  const std::vector<std::uint8_t>& known = s.known;
   const index_t m = static_cast<index_t>(labels.size());
+  const int classes = checked_classes(ctx, who, s);
   d->classes = classes;
-  d->lambda = lambda;
+  d->lambda = s.lambda;
   Matrix<T> w(1, m), Yw(classes, m);
   for (index_t j = 0; j < m; ++j) {
     const bool k = known.empty() || known[static_cast<std::size_t>(j)];
@@ -156,22 +173,31 @@ std::unique_ptr<PreparedData<T>> prepared_view(const Context& ctx, const DMatrix
   return d;
 }
 
-/// Mean of the entries of a matrix of the context.
+/// Mean of the entries of a matrix of the context whose columns are this process's block of
+/// @p total_cols columns (the mean over all processes).
 template <class T>
-double mean_of(const Context& ctx, const DMatrix<T>& M) {
-  if (M.size() == 0) return 0;
+double mean_of(const Context& ctx, const DMatrix<T>& M, index_t total_cols) {
   DMatrix<T> ones(ctx, M.rows(), M.cols());
   ops::fill<T>(ctx, ones.size(), T(1), ones.data());
-  return ops::dot<T>(ctx, ones.view(), M.view()) / double(M.size());
+  const double sum = allreduce_sum(ctx, M.size() ? ops::dot<T>(ctx, ones.view(), M.view()) : 0.0);
+  const index_t count = M.rows() * total_cols;
+  return count ? sum / double(count) : 0.0;
 }
 
-/// Entries below floor set to floor (multiplicative updates cannot leave an exact zero).
+/// Entries below floor set to floor (multiplicative updates cannot leave an exact zero); the
+/// floor is rel times the mean entry. @p total_cols >= 0: M is a block of columns of a matrix
+/// of that many (the mean over all processes); -1: M is replicated.
 template <class T>
-void lift_zeros(const Context& ctx, DMatrix<T>& M, double rel) {
+void lift_zeros(const Context& ctx, DMatrix<T>& M, double rel, index_t total_cols = -1) {
   Matrix<T> h = M.download();
   double mean = 0;
   for (T v : h.storage()) mean += v;
-  mean = h.size() ? mean / double(h.size()) : 0;
+  index_t count = h.size();
+  if (total_cols >= 0) {
+    mean = allreduce_sum(ctx, mean);
+    count = h.rows() * total_cols;
+  }
+  mean = count ? mean / double(count) : 0;
   const T floor = static_cast<T>(rel * mean);
   if (!(floor > T(0))) return;
   for (T& v : h.storage()) v = std::max(v, floor);
@@ -204,13 +230,14 @@ struct ClassifierUpdate {
     predict(B, S);
     ops::gemm<T>(ctx_, Trans::N, Trans::T, T(1), lab_.Yw.view(), S.view(), T(0), N.view());
     ops::gemm<T>(ctx_, Trans::N, Trans::T, T(1), Pw.view(), S.view(), T(0), D.view());
+    allreduce_sum<T>(ctx_, {N.view(), D.view()});  // sums over the columns
     ops::mu_update<T>(ctx_, B.size(), B.data(), N.data(), D.data(), eps);
   }
-  /// lambda ||Z (.) (Y - B S)||^2 (P from predict()).
+  /// lambda ||Z (.) (Y - B S)||^2 over all processes' columns (P from predict()).
   double loss() {
     DMatrix<T> R(ctx_, P.rows(), P.cols());
     ops::masked_residual<T>(ctx_, lab_.Yw.view(), P.view(), lab_.w.data(), R.view());
-    return lab_.lambda * ops::sqnorm<T>(ctx_, R.view());
+    return lab_.lambda * allreduce_sum(ctx_, ops::sqnorm<T>(ctx_, R.view()));
   }
   /// num += lambda B^T (Z(.)Y), den += lambda B^T (Z(.)(B S)) (after predict()).
   void add_to_s_update(const DMatrix<T>& B, DMatrix<T>& num, DMatrix<T>& den) {
@@ -226,9 +253,10 @@ struct ClassifierUpdate {
 
 /// A seeded positive classifier at the scale of S (B S about as large as one-hot Y).
 template <class T>
-DMatrix<T> initial_classifier(const Context& ctx, const DMatrix<T>& S, int classes, Rng& rng) {
+DMatrix<T> initial_classifier(const Context& ctx, const DMatrix<T>& S, index_t total_cols, int classes,
+                              Rng& rng) {
   const index_t k = S.rows();
-  const double ms = mean_of(ctx, S);
+  const double ms = mean_of(ctx, S, total_cols);
   const double scale = ms > 0 ? 2.0 / (double(classes) * double(k) * ms) : 1.0;
   return random_matrix<T>(ctx, classes, k, scale, rng);
 }
@@ -246,11 +274,11 @@ struct MaskedTerms {
     ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), A.view(), S.view(), T(0), AS.view());
     ops::hadamard<T>(ctx, n * m, W.data(), AS.data(), WAS.data());
   }
-  /// ||W (.) (X - A S)||^2 (WAS is overwritten).
+  /// ||W (.) (X - A S)||^2 over all processes' columns (WAS is overwritten).
   double residual(const DMatrix<T>& A, const DMatrix<T>& S) {
     ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), A.view(), S.view(), T(0), AS.view());
     ops::masked_diff<T>(ctx, n * m, W.data(), X, AS.data(), WAS.data());
-    return ops::sqnorm<T>(ctx, WAS.view());
+    return allreduce_sum(ctx, ops::sqnorm<T>(ctx, WAS.view()));
   }
 
   const Context& ctx;
@@ -260,14 +288,23 @@ struct MaskedTerms {
   DMatrix<T> Xw, AS, WAS;
 };
 
-/// SSNMF of prepared data. W: 0/1 mask (n x m) in the context's memory or null (dense X only).
+/// Scale of the observed entries of X: its mean, or with a mask W the mean of the entries W
+/// keeps (a mask hides whatever the missing ones hold); over all processes.
 template <class T>
-SsnmfState<T> ssnmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t k,
-                               const Labels<T>* lab, const DMatrix<T>* W, const SsnmfOptions& o) {
-  const index_t n = X.rows(), m = X.cols();
-  const T eps = static_cast<T>(o.mu_eps);
-  SsnmfState<T> st;
-  Rng rng(o.seed);
+double observed_mean(const Context& ctx, const PreparedData<T>& X, const DMatrix<T>* W) {
+  if (!W) return X.mean();
+  double sums[2] = {ops::sqnorm<T>(ctx, W->view()),  // W is 0/1: the count of kept entries
+                    ops::dot<T>(ctx, W->size(), W->data(), X.op.dense.data)};
+  allreduce_sum(ctx, sums, 2);
+  return sums[0] > 0 ? sums[1] / sums[0] : 0.0;
+}
+
+/// SSNMF's starting A and S (this process's columns): NMF, or seeded uniform entries drawn as
+/// for the whole matrix (each column the same numbers whatever the split); @p rng is left
+/// after all of them, where the classifier's draws begin.
+template <class T>
+void ssnmf_start(const Context& ctx, const PreparedData<T>& X, index_t k, const DMatrix<T>* W,
+                 const SsnmfOptions& o, SsnmfState<T>& st, Rng& rng) {
   if (o.init == SsnmfInit::nmf) {
     NmfOptions no;
     no.algorithm = NmfAlgorithm::anls;
@@ -278,75 +315,113 @@ SsnmfState<T> ssnmf_on_backend(const Context& ctx, const PreparedData<T>& X, ind
     st.A = std::move(s0.W);
     st.S = std::move(s0.H);
     lift_zeros(ctx, st.A, 1e-3);
-    lift_zeros(ctx, st.S, 1e-3);
-  } else {
-    // The scale of the observed entries: a mask hides whatever the missing ones hold.
-    double mean = X.mean();
-    if (W) {
-      const double seen = ops::sqnorm<T>(ctx, W->view());  // W is 0/1
-      mean = seen > 0 ? ops::dot<T>(ctx, n * m, W->data(), X.op.dense.data) / seen : 0.0;
-    }
-    const double scale = std::sqrt(std::max(mean, 1e-300) / double(k));
-    st.A = random_matrix<T>(ctx, n, k, scale, rng);
-    st.S = random_matrix<T>(ctx, k, m, scale, rng);
+    lift_zeros(ctx, st.S, 1e-3, X.total_cols);
+    return;
   }
+  const double scale = std::sqrt(std::max(observed_mean(ctx, X, W), 1e-300) / double(k));
+  st.A = random_matrix<T>(ctx, X.rows(), k, scale, rng);
+  st.S = random_columns<T>(ctx, k, X.cols(), X.first_col, scale, rng);
+  rng.skip(static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(X.total_cols - X.first_col - X.cols()));
+}
+
+/// The scratch of SSNMF's iterations: k x k, k x m (this process's columns) and n x k.
+template <class T>
+struct SsnmfWork {
+  SsnmfWork(const Context& ctx, index_t n, index_t k, index_t m)
+      : G(ctx, k, k), H(ctx, k, k), C(ctx, k, m), GS(ctx, k, m), R(ctx, n, k), AH(ctx, n, k) {}
+  DMatrix<T> G, H, C, GS, R, AH;
+};
+
+/// S <- S (.) [A^T (W(.)X) + lambda B^T (Z(.)Y)] / [A^T (W(.)(A S)) + lambda B^T (Z(.)(B S))]:
+/// per column, no reduction (A^T A is replicated).
+template <class T>
+void ssnmf_update_s(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>& st, MaskedTerms<T>* mt,
+                    ClassifierUpdate<T>* cls, SsnmfWork<T>& w, T eps) {
+  if (mt) {
+    mt->product(st.A, st.S);
+    ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), st.A.view(), mt->Xw.view(), T(0), w.C.view());
+    ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), st.A.view(), mt->WAS.view(), T(0), w.GS.view());
+  } else {
+    ops::at_x<T>(ctx, T(1), st.A.view(), X.op, T(0), w.C.view());
+    ops::gram<T>(ctx, st.A.view(), w.G.view());
+    ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), w.G.view(), st.S.view(), T(0), w.GS.view());
+  }
+  if (cls) {
+    cls->predict(st.B, st.S);
+    cls->add_to_s_update(st.B, w.C, w.GS);
+  }
+  ops::mu_update<T>(ctx, st.S.size(), st.S.data(), w.C.data(), w.GS.data(), eps);
+}
+
+/// A <- A (.) [(W(.)X) S^T] / [(W(.)(A S)) S^T], from the sums over all processes' columns.
+/// Leaves R = X S^T and H = S S^T (without a mask) for the objective.
+template <class T>
+void ssnmf_update_a(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>& st, MaskedTerms<T>* mt,
+                    SsnmfWork<T>& w, T eps) {
+  if (mt) {
+    mt->product(st.A, st.S);
+    ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), mt->Xw.view(), st.S.view(), T(0), w.R.view());
+    ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), mt->WAS.view(), st.S.view(), T(0), w.AH.view());
+    allreduce_sum<T>(ctx, {w.R.view(), w.AH.view()});
+  } else {
+    ops::x_zt<T>(ctx, T(1), X.op, st.S.view(), T(0), w.R.view());
+    ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), st.S.view(), st.S.view(), T(0), w.H.view());
+    allreduce_sum<T>(ctx, {w.R.view(), w.H.view()});
+    ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), st.A.view(), w.H.view(), T(0), w.AH.view());
+  }
+  ops::mu_update<T>(ctx, st.A.size(), st.A.data(), w.R.data(), w.AH.data(), eps);
+}
+
+/// The SSNMF objective after an iteration (R and H from ssnmf_update_a).
+template <class T>
+double ssnmf_objective(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>& st, MaskedTerms<T>* mt,
+                       ClassifierUpdate<T>* cls, SsnmfWork<T>& w) {
+  double f;
+  if (mt) {
+    f = mt->residual(st.A, st.S);
+  } else {
+    // ||X - A S||^2 = ||X||^2 - 2 <A, X S^T> + <A^T A, S S^T>; R and H hold this S.
+    ops::gram<T>(ctx, st.A.view(), w.G.view());
+    f = std::max(X.sqnorm - 2 * ops::dot<T>(ctx, st.A.view(), w.R.view()) +
+                     ops::dot<T>(ctx, w.G.view(), w.H.view()),
+                 0.0);
+  }
+  if (cls) {
+    cls->predict(st.B, st.S);
+    f += cls->loss();
+  }
+  return f;
+}
+
+/// SSNMF of prepared data. W: 0/1 mask (n x m) in the context's memory or null (dense X only).
+/// With several processes each holds its columns of X, S, the labels and W; A and B are
+/// replicated, and every sum over the columns is all-reduced (docs/mpi.md).
+template <class T>
+SsnmfState<T> ssnmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t k,
+                               const Labels<T>* lab, const DMatrix<T>* W, const SsnmfOptions& o) {
+  const index_t n = X.rows(), m = X.cols();
+  const T eps = static_cast<T>(o.mu_eps);
+  SsnmfState<T> st;
+  Rng rng(o.seed);
+  ssnmf_start(ctx, X, k, W, o, st, rng);
   std::unique_ptr<ClassifierUpdate<T>> cls;
   if (lab) {
     cls = std::make_unique<ClassifierUpdate<T>>(ctx, *lab, k, m);
-    st.B = initial_classifier(ctx, st.S, lab->classes, rng);
+    st.B = initial_classifier(ctx, st.S, X.total_cols, lab->classes, rng);
     // From an NMF start, fit B to that S before S moves: a random B would pull S at random.
     if (o.init == SsnmfInit::nmf)
       for (int it = 0; it < 50; ++it) cls->step(st.B, st.S, eps);
   }
-
-  DMatrix<T> G(ctx, k, k), H(ctx, k, k), C(ctx, k, m), GS(ctx, k, m), R(ctx, n, k), AH(ctx, n, k);
+  SsnmfWork<T> w(ctx, n, k, m);
   std::optional<MaskedTerms<T>> mt;
   if (W) mt.emplace(ctx, *W, X.op.dense.data, n, m);
+  MaskedTerms<T>* mtp = mt ? &*mt : nullptr;
   double prev = std::numeric_limits<double>::infinity();
   for (int it = 1; it <= o.max_iter; ++it) {
-    // S <- S (.) [A^T (W(.)X) + lambda B^T (Z(.)Y)] / [A^T (W(.)(A S)) + lambda B^T (Z(.)(B S))]
-    if (W) {
-      mt->product(st.A, st.S);
-      ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), st.A.view(), mt->Xw.view(), T(0), C.view());
-      ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), st.A.view(), mt->WAS.view(), T(0), GS.view());
-    } else {
-      ops::at_x<T>(ctx, T(1), st.A.view(), X.op, T(0), C.view());
-      ops::gram<T>(ctx, st.A.view(), G.view());
-      ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), G.view(), st.S.view(), T(0), GS.view());
-    }
-    if (cls) {
-      cls->predict(st.B, st.S);
-      cls->add_to_s_update(st.B, C, GS);
-    }
-    ops::mu_update<T>(ctx, k * m, st.S.data(), C.data(), GS.data(), eps);
-    // A <- A (.) [(W(.)X) S^T] / [(W(.)(A S)) S^T]
-    if (W) {
-      mt->product(st.A, st.S);
-      ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), mt->Xw.view(), st.S.view(), T(0), R.view());
-      ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), mt->WAS.view(), st.S.view(), T(0), AH.view());
-    } else {
-      ops::x_zt<T>(ctx, T(1), X.op, st.S.view(), T(0), R.view());
-      ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), st.S.view(), st.S.view(), T(0), H.view());
-      ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), st.A.view(), H.view(), T(0), AH.view());
-    }
-    ops::mu_update<T>(ctx, n * k, st.A.data(), R.data(), AH.data(), eps);
-    // B <- B (.) [(Z(.)Y) S^T] / [(Z(.)(B S)) S^T]
-    if (cls) cls->step(st.B, st.S, eps);
-
-    double f;
-    if (W) {
-      f = mt->residual(st.A, st.S);
-    } else {
-      // ||X - A S||^2 = ||X||^2 - 2 <A, X S^T> + <A^T A, S S^T>; R and H hold this S.
-      ops::gram<T>(ctx, st.A.view(), G.view());
-      f = std::max(X.sqnorm - 2 * ops::dot<T>(ctx, st.A.view(), R.view()) +
-                       ops::dot<T>(ctx, G.view(), H.view()),
-                   0.0);
-    }
-    if (cls) {
-      cls->predict(st.B, st.S);
-      f += cls->loss();
-    }
+    ssnmf_update_s(ctx, X, st, mtp, cls.get(), w, eps);
+    ssnmf_update_a(ctx, X, st, mtp, w, eps);
+    if (cls) cls->step(st.B, st.S, eps);  // B <- B (.) [(Z(.)Y) S^T] / [(Z(.)(B S)) S^T]
+    const double f = ssnmf_objective(ctx, X, st, mtp, cls.get(), w);
     st.objective.push_back(f);
     st.iterations = it;
     if (o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev) break;
@@ -518,12 +593,14 @@ std::vector<double> deep_backward(const Context& ctx, const PreparedData<T>& X, 
         mt->product(f.A[0], f.S[0]);
         ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), mt->Xw.view(), S.view(), T(0), num_a.view());
         ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), mt->WAS.view(), S.view(), T(0), den_a.view());
+        allreduce_sum<T>(ctx, {num_a.view(), den_a.view()});  // sums over the columns
       } else {
         if (l == 0)
           ops::x_zt<T>(ctx, T(1), X.op, S.view(), T(0), num_a.view());
         else
           ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), input(l).view(), S.view(), T(0), num_a.view());
         ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), S.view(), S.view(), T(0), H.view());
+        allreduce_sum<T>(ctx, {num_a.view(), H.view()});
         ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), A.view(), H.view(), T(0), den_a.view());
       }
       ops::mu_update<T>(ctx, A.size(), A.data(), num_a.data(), den_a.data(), eps);
@@ -569,13 +646,13 @@ std::vector<double> deep_backward(const Context& ctx, const PreparedData<T>& X, 
       } else if (l == 0) {
         // ||X||^2 - 2 <A^T X, S> + <A^T A S, S>, with C and G at the updated A.
         ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), G.view(), S.view(), T(0), den_s.view());
-        E += std::max(X.sqnorm - 2 * ops::dot<T>(ctx, C.view(), S.view()) +
-                          ops::dot<T>(ctx, den_s.view(), S.view()),
-                      0.0);
+        double dots[2] = {ops::dot<T>(ctx, C.view(), S.view()), ops::dot<T>(ctx, den_s.view(), S.view())};
+        allreduce_sum(ctx, dots, 2);
+        E += std::max(X.sqnorm - 2 * dots[0] + dots[1], 0.0);
       } else {
         DMatrix<T> R = clone<T>(ctx, input(l).view());
         ops::gemm<T>(ctx, Trans::N, Trans::N, T(-1), A.view(), S.view(), T(1), R.view());
-        E += ops::sqnorm<T>(ctx, R.view());
+        E += allreduce_sum(ctx, ops::sqnorm<T>(ctx, R.view()));
       }
     }
     if (cls) {
@@ -592,24 +669,24 @@ std::vector<double> deep_backward(const Context& ctx, const PreparedData<T>& X, 
 
 // ---- entry points on prepared data ------------------------------------------------------------
 
+/// The missing-data mask of this process's n x m columns when any process has one
+/// (collective, so that all take the masked path): an empty mask there means all observed.
 template <class T>
-DMatrix<T> upload_mask(const Context& ctx, const std::vector<std::uint8_t>& mask, index_t n, index_t m) {
+std::optional<DMatrix<T>> upload_mask(const Context& ctx, const std::vector<std::uint8_t>& mask, index_t n,
+                                      index_t m) {
+  if (allreduce_max(ctx, std::int64_t(!mask.empty())) == 0) return std::nullopt;
   Matrix<T> h(n, m);
-  for (index_t q = 0; q < h.size(); ++q) h.data()[q] = mask[static_cast<std::size_t>(q)] ? T(1) : T(0);
+  for (index_t q = 0; q < h.size(); ++q)
+    h.data()[q] = mask.empty() || mask[static_cast<std::size_t>(q)] ? T(1) : T(0);
   return DMatrix<T>::upload(ctx, h.view());
 }
 
 template <class T>
 SsnmfResult<T> run_ssnmf(const Context& ctx, const PreparedData<T>& X, index_t k, const SsnmfOptions& o) {
   std::unique_ptr<Labels<T>> lab;
-  if (o.supervision) {
-    const Supervision& s = *o.supervision;
-    const int c = s.num_classes > 0 ? s.num_classes : *std::max_element(s.labels.begin(), s.labels.end()) + 1;
-    lab = upload_labels<T>(ctx, s.labels, s.known, c, s.lambda);
-  }
-  DMatrix<T> W;
-  if (!o.data_mask.empty()) W = upload_mask<T>(ctx, o.data_mask, X.rows(), X.cols());
-  SsnmfState<T> st = ssnmf_on_backend<T>(ctx, X, k, lab.get(), W.size() ? &W : nullptr, o);
+  if (o.supervision) lab = upload_labels<T>(ctx, kSsnmf, *o.supervision);
+  const std::optional<DMatrix<T>> W = upload_mask<T>(ctx, o.data_mask, X.rows(), X.cols());
+  SsnmfState<T> st = ssnmf_on_backend<T>(ctx, X, k, lab.get(), W ? &*W : nullptr, o);
   SsnmfResult<T> r;
   r.A = st.A.download();
   r.S = st.S.download();
@@ -619,15 +696,15 @@ SsnmfResult<T> run_ssnmf(const Context& ctx, const PreparedData<T>& X, index_t k
   return r;
 }
 
-const char* kSsnmf = "ssnmf";
-const char* kHier = "hierarchical_nmf";
-const char* kDeep = "deep_nmf";
-
-void check_ssnmf(index_t n, index_t m, bool sparse, index_t k, const SsnmfOptions& o) {
+/// The rank against X's N rows and m columns (all processes').
+void check_ssnmf_rank(index_t n, index_t m, index_t k) {
   if (k < 1 || k > std::min(n, m))
     bad(kSsnmf, "rank k = " + std::to_string(k) + " must lie in [1, min(N, m)] = [1, " +
                     std::to_string(std::min(n, m)) + "] for X (" + shape_string(n, m) + ")");
-  check_ssnmf_options(kSsnmf, o);
+}
+
+/// This process's labels and mask against its m columns.
+void check_ssnmf_block(index_t n, index_t m, bool sparse, const SsnmfOptions& o) {
   if (o.supervision) check_supervision(kSsnmf, *o.supervision, m);
   check_mask(kSsnmf, o.data_mask, n, m, sparse);
 }
@@ -636,21 +713,17 @@ template <class T>
 MultilayerResult<T> run_hierarchical(const Context& ctx, const PreparedData<T>& X,
                                      const HierarchicalNmfOptions& o) {
   std::unique_ptr<Labels<T>> lab;
-  if (o.supervision) {
-    const Supervision& s = *o.supervision;
-    const int c = s.num_classes > 0 ? s.num_classes : *std::max_element(s.labels.begin(), s.labels.end()) + 1;
-    lab = upload_labels<T>(ctx, s.labels, s.known, c, s.lambda);
-  }
+  if (o.supervision) lab = upload_labels<T>(ctx, kHier, *o.supervision);
   Layers<T> f = forward_layers<T>(ctx, X, o.ranks, 0, lab.get(), nullptr, o.nmf, o.ssnmf, o.normalize, o.seed);
   return download(std::move(f));
 }
 
+/// The ranks and options against X's N rows and m columns (all processes').
 void check_hierarchical(index_t n, index_t m, const HierarchicalNmfOptions& o) {
   const std::vector<index_t> cols(o.ranks.size(), m);
   check_ranks(kHier, o.ranks, n, cols);
   check_nmf_options(kHier, o.nmf, n, m, o.ranks[0]);
   check_ssnmf_options(kHier, o.ssnmf);
-  if (o.supervision) check_supervision(kHier, *o.supervision, m);
 }
 
 /// Labels of the last layer's groups (pool^(L-1) consecutive columns), checked to agree.
@@ -675,8 +748,6 @@ Supervision group_supervision(const Supervision& s, index_t window, index_t grou
     g.labels[static_cast<std::size_t>(q)] = s.labels[u0];
     if (!s.known.empty()) g.known[static_cast<std::size_t>(q)] = s.known[u0];
   }
-  if (!g.known.empty() && std::accumulate(g.known.begin(), g.known.end(), 0) == 0)
-    bad(kDeep, "the known mask marks no pooled group of the last layer as labelled");
   return g;
 }
 
@@ -686,7 +757,8 @@ index_t ipow(index_t a, std::size_t e) {
   return r;
 }
 
-void check_deep(index_t n, index_t m, bool sparse, const DeepNmfOptions& o) {
+/// The ranks and options against X's N rows and m columns (all processes').
+void check_deep(index_t n, index_t m, const DeepNmfOptions& o) {
   if (o.pool < 0) bad(kDeep, "pool must be >= 0 (0 or 1: no pooling), got " + std::to_string(o.pool));
   const auto cols = layer_columns(m, std::max<std::size_t>(o.ranks.size(), 1), o.pool);
   check_ranks(kDeep, o.ranks, n, cols);
@@ -695,11 +767,30 @@ void check_deep(index_t n, index_t m, bool sparse, const DeepNmfOptions& o) {
   if (o.max_iter < 0) bad(kDeep, "max_iter must be >= 0, got " + std::to_string(o.max_iter));
   check_finite_nonneg(kDeep, "rel_tol", o.rel_tol);
   if (!(o.mu_eps > 0) || !std::isfinite(o.mu_eps)) bad(kDeep, "mu_eps must be finite and > 0");
+}
+
+/// This process's mask and labels against its m columns (with pooling, its groups' labels).
+void check_deep_block(index_t n, index_t m, bool sparse, const DeepNmfOptions& o) {
   check_mask(kDeep, o.data_mask, n, m, sparse);
-  if (o.supervision) {
-    check_supervision(kDeep, *o.supervision, m);
-    if (o.pool > 1) group_supervision(*o.supervision, ipow(o.pool, o.ranks.size() - 1), cols.back());
+  if (!o.supervision) return;
+  check_supervision(kDeep, *o.supervision, m);
+  if (o.pool > 1 && !o.ranks.empty()) {
+    const auto cols = layer_columns(m, o.ranks.size(), o.pool);
+    group_supervision(*o.supervision, ipow(o.pool, o.ranks.size() - 1), cols.back());
   }
+}
+
+/// With pooling over several processes, the pooled groups (pool^(L-1) consecutive columns)
+/// must not straddle two processes: every nonempty block starts at a multiple of the window.
+template <class T>
+void check_deep_split(const Context& ctx, const PreparedData<T>& X, const DeepNmfOptions& o) {
+  if (!distributed(ctx) || o.pool <= 1) return;
+  const index_t window = ipow(o.pool, o.ranks.size() - 1);
+  const bool off = X.cols() > 0 && X.first_col % window != 0;
+  if (allreduce_max(ctx, std::int64_t(off)) != 0)
+    bad(kDeep, "with pool = " + std::to_string(o.pool) + " and " + std::to_string(o.ranks.size()) +
+                   " layers every process's block of columns must start at a multiple of " +
+                   std::to_string(window) + " (a pooled group may not span two processes)");
 }
 
 template <class T>
@@ -709,12 +800,10 @@ MultilayerResult<T> run_deep(const Context& ctx, const PreparedData<T>& X, const
   std::unique_ptr<Labels<T>> lab;
   if (o.supervision) {
     const Supervision s = group_supervision(*o.supervision, pool ? ipow(pool, o.ranks.size() - 1) : 1, cols.back());
-    const int c = s.num_classes > 0 ? s.num_classes : *std::max_element(s.labels.begin(), s.labels.end()) + 1;
-    lab = upload_labels<T>(ctx, s.labels, s.known, c, s.lambda);
+    lab = upload_labels<T>(ctx, kDeep, s);
   }
-  DMatrix<T> W;
-  if (!o.data_mask.empty()) W = upload_mask<T>(ctx, o.data_mask, X.rows(), m);
-  const DMatrix<T>* Wp = W.size() ? &W : nullptr;
+  const std::optional<DMatrix<T>> W = upload_mask<T>(ctx, o.data_mask, X.rows(), m);
+  const DMatrix<T>* Wp = W ? &*W : nullptr;
   Layers<T> f = forward_layers<T>(ctx, X, o.ranks, pool, lab.get(), Wp, o.forward, o.ssnmf, o.normalize, o.seed);
   std::vector<double> hist;
   if (o.max_iter > 0) hist = deep_backward<T>(ctx, X, f, pool, lab.get(), Wp, o);
@@ -725,12 +814,22 @@ MultilayerResult<T> run_deep(const Context& ctx, const PreparedData<T>& X, const
   return r;
 }
 
-/// The baselines run on one process; their column sums are not all-reduced.
-void check_one_process(const Context& ctx, const char* who) {
-  if (ctx.processes() > 1)
-    throw InvalidArgument(std::string(who) + ": runs on one process; this context spans " +
-                          std::to_string(ctx.processes()) +
-                          " (multi-process training is Neural NMF's and nmf's, docs/mpi.md)");
+template <class T>
+MatrixView<const T> values_of(MatrixView<const T> X) { return X; }
+template <class T>
+CscView<T> values_of(const CscMatrix<T>& X) { return X.view(); }
+
+/// X in the context's memory after @p block_checks (this process's labels and mask) and the
+/// check of X's values ran on every process at once: one failing makes all throw (the others
+/// PeerError), so that none waits in a reduction (docs/mpi.md).
+template <class T, class Data>
+std::unique_ptr<PreparedData<T>> checked_data(const Context& ctx, const char* who, const Data& X,
+                                              const std::function<void()>& block_checks) {
+  all_or_none(ctx, [&] {
+    block_checks();
+    check_values(who, "X", values_of<T>(X), true, ctx.threads());
+  });
+  return prepare(ctx, X);
 }
 
 }  // namespace
@@ -738,57 +837,57 @@ void check_one_process(const Context& ctx, const char* who) {
 
 template <class T>
 SsnmfResult<T> ssnmf(const Context& ctx, MatrixView<const T> X, index_t k, const SsnmfOptions& opts) {
-  detail::check_one_process(ctx, detail::kSsnmf);
-  detail::check_ssnmf(X.rows, X.cols, false, k, opts);
-  detail::check_values(detail::kSsnmf, "X", X, true, ctx.threads());
-  auto d = detail::prepare(ctx, X);
+  detail::check_ssnmf_options(detail::kSsnmf, opts);
+  auto d = detail::checked_data<T>(ctx, detail::kSsnmf, X,
+                                   [&] { detail::check_ssnmf_block(X.rows, X.cols, false, opts); });
+  detail::check_ssnmf_rank(X.rows, d->total_cols, k);
   return detail::run_ssnmf<T>(ctx, *d, k, opts);
 }
 
 template <class T>
 SsnmfResult<T> ssnmf(const Context& ctx, const CscMatrix<T>& X, index_t k, const SsnmfOptions& opts) {
-  detail::check_one_process(ctx, detail::kSsnmf);
-  detail::check_ssnmf(X.rows(), X.cols(), true, k, opts);
-  detail::check_values(detail::kSsnmf, "X", X.view(), true, ctx.threads());
-  auto d = detail::prepare(ctx, X);
+  detail::check_ssnmf_options(detail::kSsnmf, opts);
+  auto d = detail::checked_data<T>(ctx, detail::kSsnmf, X,
+                                   [&] { detail::check_ssnmf_block(X.rows(), X.cols(), true, opts); });
+  detail::check_ssnmf_rank(X.rows(), d->total_cols, k);
   return detail::run_ssnmf<T>(ctx, *d, k, opts);
 }
 
 template <class T>
 MultilayerResult<T> hierarchical_nmf(const Context& ctx, MatrixView<const T> X,
                                      const HierarchicalNmfOptions& opts) {
-  detail::check_one_process(ctx, detail::kHier);
-  detail::check_hierarchical(X.rows, X.cols, opts);
-  detail::check_values(detail::kHier, "X", X, true, ctx.threads());
-  auto d = detail::prepare(ctx, X);
+  auto d = detail::checked_data<T>(ctx, detail::kHier, X, [&] {
+    if (opts.supervision) detail::check_supervision(detail::kHier, *opts.supervision, X.cols);
+  });
+  detail::check_hierarchical(X.rows, d->total_cols, opts);
   return detail::run_hierarchical<T>(ctx, *d, opts);
 }
 
 template <class T>
 MultilayerResult<T> hierarchical_nmf(const Context& ctx, const CscMatrix<T>& X,
                                      const HierarchicalNmfOptions& opts) {
-  detail::check_one_process(ctx, detail::kHier);
-  detail::check_hierarchical(X.rows(), X.cols(), opts);
-  detail::check_values(detail::kHier, "X", X.view(), true, ctx.threads());
-  auto d = detail::prepare(ctx, X);
+  auto d = detail::checked_data<T>(ctx, detail::kHier, X, [&] {
+    if (opts.supervision) detail::check_supervision(detail::kHier, *opts.supervision, X.cols());
+  });
+  detail::check_hierarchical(X.rows(), d->total_cols, opts);
   return detail::run_hierarchical<T>(ctx, *d, opts);
 }
 
 template <class T>
 MultilayerResult<T> deep_nmf(const Context& ctx, MatrixView<const T> X, const DeepNmfOptions& opts) {
-  detail::check_one_process(ctx, detail::kDeep);
-  detail::check_deep(X.rows, X.cols, false, opts);
-  detail::check_values(detail::kDeep, "X", X, true, ctx.threads());
-  auto d = detail::prepare(ctx, X);
+  auto d = detail::checked_data<T>(ctx, detail::kDeep, X,
+                                   [&] { detail::check_deep_block(X.rows, X.cols, false, opts); });
+  detail::check_deep(X.rows, d->total_cols, opts);
+  detail::check_deep_split(ctx, *d, opts);
   return detail::run_deep<T>(ctx, *d, opts);
 }
 
 template <class T>
 MultilayerResult<T> deep_nmf(const Context& ctx, const CscMatrix<T>& X, const DeepNmfOptions& opts) {
-  detail::check_one_process(ctx, detail::kDeep);
-  detail::check_deep(X.rows(), X.cols(), true, opts);
-  detail::check_values(detail::kDeep, "X", X.view(), true, ctx.threads());
-  auto d = detail::prepare(ctx, X);
+  auto d = detail::checked_data<T>(ctx, detail::kDeep, X,
+                                   [&] { detail::check_deep_block(X.rows(), X.cols(), true, opts); });
+  detail::check_deep(X.rows(), d->total_cols, opts);
+  detail::check_deep_split(ctx, *d, opts);
   return detail::run_deep<T>(ctx, *d, opts);
 }
 

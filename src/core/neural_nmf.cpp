@@ -217,13 +217,17 @@ NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const Fi
     val.patience = opts.validation_patience;
     sup = make_supervision<T>(ctx, trained_on, m);
   }
+  // Masked when any process has a mask (one with no column has none to give): all take the
+  // masked path; an empty mask is then all observed.
   DMatrix<T> mask;
-  if (!opts.data_mask.empty()) {
+  const bool masked = allreduce_max(ctx, std::int64_t(!opts.data_mask.empty())) != 0;
+  if (masked) {
     Matrix<T> h(X.rows(), m);
-    for (index_t q = 0; q < h.size(); ++q) h.data()[q] = opts.data_mask[static_cast<std::size_t>(q)] ? T(1) : T(0);
+    for (index_t q = 0; q < h.size(); ++q)
+      h.data()[q] = opts.data_mask.empty() || opts.data_mask[static_cast<std::size_t>(q)] ? T(1) : T(0);
     mask = DMatrix<T>::upload(ctx, h.view());
   }
-  const DMatrix<T>* maskp = mask.size() ? &mask : nullptr;
+  const DMatrix<T>* maskp = masked ? &mask : nullptr;
   Trainer<T> tr(ctx, X, opts.ranks, opts, sup.get(), maskp);
 
   Initialized<T> init = initial_factors<T>(ctx, X, opts, sup.get(), maskp);

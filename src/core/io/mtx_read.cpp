@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "core/checked.hpp"
@@ -193,12 +194,53 @@ std::size_t start_capacity(index_t declared) {
   return static_cast<std::size_t>(std::min<index_t>(declared, index_t{1} << 16));
 }
 
-/// Columns [first, first + count) of the file's matrix; every column when count < 0.
+/// The columns of the file kept, and where: every column when count < 0; else [first,
+/// first + count), or with a set the columns of `set` (file column, position in the result),
+/// sorted by file column.
 struct ColumnRange {
   index_t first = 0, count = -1;
+  std::vector<std::pair<index_t, index_t>> set;
+  bool is_set = false;
   bool all() const { return count < 0; }
-  bool has(index_t j) const { return all() || (j >= first && j < first + count); }
+  /// Position of file column j in the result, or -1 when it is not kept.
+  index_t position(index_t j) const {
+    if (all()) return j;
+    if (!is_set) return j >= first && j < first + count ? j - first : -1;
+    const auto it = std::lower_bound(set.begin(), set.end(), std::make_pair(j, index_t{-1}));
+    return it != set.end() && it->first == j ? it->second : -1;
+  }
+  bool has(index_t j) const { return position(j) >= 0; }
 };
+
+/// The range of a column set: @p cols, checked against the file's @p m columns.
+ColumnRange column_set(const std::string& path, const std::vector<index_t>& cols, index_t m) {
+  ColumnRange r;
+  r.is_set = true;
+  r.count = static_cast<index_t>(cols.size());
+  for (std::size_t q = 0; q < cols.size(); ++q) {
+    if (cols[q] < 0 || cols[q] >= m)
+      throw InvalidArgument(path + ": column " + std::to_string(cols[q]) + " requested of a matrix of " +
+                            std::to_string(m) + " columns");
+    r.set.emplace_back(cols[q], static_cast<index_t>(q));
+  }
+  std::sort(r.set.begin(), r.set.end());
+  for (std::size_t q = 1; q < r.set.size(); ++q)
+    if (r.set[q].first == r.set[q - 1].first)
+      throw InvalidArgument(path + ": column " + std::to_string(r.set[q].first) + " requested twice");
+  return r;
+}
+
+/// Columns of a column-major matrix in the order of the file (the kept ones, ascending) moved
+/// to their positions in the result.
+template <class T>
+Matrix<T> place_columns(Matrix<T> in_file_order, const ColumnRange& range) {
+  if (!range.is_set) return in_file_order;
+  Matrix<T> out(in_file_order.rows(), range.count);
+  const index_t n = in_file_order.rows();
+  for (std::size_t q = 0; q < range.set.size(); ++q)
+    std::copy_n(in_file_order.data() + static_cast<index_t>(q) * n, n, out.data() + range.set[q].second * n);
+  return out;
+}
 
 /// Values of an array file, keeping only the range's columns (symmetric files: all of them,
 /// cut afterwards).
@@ -224,7 +266,7 @@ Matrix<T> parse_array(LineReader& in, const MtxInfo& info, ColumnRange range = {
       }
     }
     if (next_data(in, l)) in.fail("more values than the " + std::to_string(info.entries) + " declared");
-    return Matrix<T>(info.rows, range.count, std::move(vals));
+    return place_columns(Matrix<T>(info.rows, range.count, std::move(vals)), range);
   }
   const bool integer = info.field == "integer";
   std::vector<T> vals;
@@ -279,17 +321,17 @@ CscMatrix<T> parse_coordinate(LineReader& in, const MtxInfo& info, ColumnRange r
       in.fail("entry (" + std::to_string(i) + ", " + std::to_string(j) + ") is outside the " +
               shape_string(info.rows, info.cols) + " matrix (indices are 1-based)");
     if (sym && i < j) in.fail("symmetric file has an entry above the diagonal");
-    const bool keep = range.has(j - 1), mirror = sym && i != j && range.has(i - 1);
-    if (!keep && !mirror) continue;  // another block's column: its value is its reader's
+    const index_t pj = range.position(j - 1), pi = sym && i != j ? range.position(i - 1) : -1;
+    if (pj < 0 && pi < 0) continue;  // another block's column: its value is its reader's
     const T v = pattern ? T(1) : value_of<T>(in, t[2], integer);
-    if (keep) {
+    if (pj >= 0) {
       I.push_back(i - 1);
-      J.push_back(j - 1 - range.first);
+      J.push_back(pj);
       V.push_back(v);
     }
-    if (mirror) {
+    if (pi >= 0) {
       I.push_back(j - 1);
-      J.push_back(i - 1 - range.first);
+      J.push_back(pi);
       V.push_back(v);
     }
   }
@@ -303,11 +345,12 @@ CscMatrix<T> parse_coordinate(LineReader& in, const MtxInfo& info, ColumnRange r
 }
 
 template <class T>
-AnyMatrix<T> parse(const std::string& path, ColumnRange range = {}) {
+AnyMatrix<T> parse(const std::string& path, ColumnRange range = {}, const std::vector<index_t>* set = nullptr) {
   LineReader in(path);
   const MtxInfo info = parse_header(in);
-  if (!range.all() && (range.first < 0 || range.count < 0 || range.first > info.cols ||
-                       range.count > info.cols - range.first))
+  if (set) range = column_set(path, *set, info.cols);
+  if (!range.all() && !range.is_set &&
+      (range.first < 0 || range.count < 0 || range.first > info.cols || range.count > info.cols - range.first))
     throw InvalidArgument(path + ": columns " + std::to_string(range.first) + " .. " +
                           std::to_string(range.first + range.count - 1) + " requested of a " +
                           shape_string(info.rows, info.cols) + " matrix");
@@ -323,8 +366,9 @@ AnyMatrix<T> parse(const std::string& path, ColumnRange range = {}) {
     out.dense = parse_array<T>(in, info, range);
     if (!range.all() && info.symmetry == "symmetric") {
       Matrix<T> cut(info.rows, range.count);
-      for (index_t j = 0; j < range.count; ++j)
-        for (index_t i = 0; i < info.rows; ++i) cut(i, j) = out.dense(i, range.first + j);
+      for (index_t j = 0; j < info.cols; ++j)
+        if (range.has(j))
+          for (index_t i = 0; i < info.rows; ++i) cut(i, range.position(j)) = out.dense(i, j);
       out.dense = std::move(cut);
     }
   }
@@ -346,7 +390,15 @@ AnyMatrix<T> read_mtx(const std::string& path) {
 template <class T>
 AnyMatrix<T> read_mtx_columns(const std::string& path, index_t first, index_t count) {
   if (count < 0) throw InvalidArgument(path + ": column count " + std::to_string(count) + " < 0");
-  return parse<T>(path, ColumnRange{first, count});
+  ColumnRange range;
+  range.first = first;
+  range.count = count;
+  return parse<T>(path, range);
+}
+
+template <class T>
+AnyMatrix<T> read_mtx_column_set(const std::string& path, const std::vector<index_t>& cols) {
+  return parse<T>(path, {}, &cols);
 }
 
 template <class T>
@@ -371,6 +423,8 @@ template AnyMatrix<float> read_mtx<float>(const std::string&);
 template AnyMatrix<double> read_mtx<double>(const std::string&);
 template AnyMatrix<float> read_mtx_columns<float>(const std::string&, index_t, index_t);
 template AnyMatrix<double> read_mtx_columns<double>(const std::string&, index_t, index_t);
+template AnyMatrix<float> read_mtx_column_set<float>(const std::string&, const std::vector<index_t>&);
+template AnyMatrix<double> read_mtx_column_set<double>(const std::string&, const std::vector<index_t>&);
 template Matrix<float> read_dense<float>(const std::string&);
 template Matrix<double> read_dense<double>(const std::string&);
 template CscMatrix<float> read_sparse<float>(const std::string&);
