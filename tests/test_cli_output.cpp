@@ -136,7 +136,9 @@ TEST_F(CliOutput, KilledAtEveryPhaseLeavesTheOldRunOrTheNewOne) {
     reap(pid);
     EXPECT_EQ(run_files(target_), ph.expect_new ? new_ : saved_old);
     // Back to the old run for the next phase (through the tool: a refit with the old settings).
-    if (ph.expect_new) ASSERT_EQ(run(fit_line("9,4,2", "1", target_)).status, 0);
+    if (ph.expect_new) {
+      ASSERT_EQ(run(fit_line("9,4,2", "1", target_)).status, 0);
+    }
     ASSERT_EQ(run_files(target_), saved_old);
   }
   // The next run clears the litter the killed ones left.
@@ -175,7 +177,9 @@ TEST_F(CliOutput, KilledAtRandomMomentsLeavesTheOldRunOrTheNewOne) {
     reap(pid);
     const Files now = run_files(target_);
     EXPECT_TRUE(now == old_ || now == new_) << "kill " << k << ": a mix of two runs";
-    if (now == new_) ASSERT_EQ(run(fit_line("9,4,2", "1", target_)).status, 0);
+    if (now == new_) {
+      ASSERT_EQ(run(fit_line("9,4,2", "1", target_)).status, 0);
+    }
   }
 }
 

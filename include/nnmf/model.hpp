@@ -40,7 +40,8 @@ enum class ClassifierMode {
   trained,      ///< B is a parameter with its own projected-free gradient step
 };
 enum class Optimizer {
-  line_search,  ///< default: backtracking (Armijo) line search on the projected step; no lr
+  line_search,  ///< default: backtracking (Armijo) line search on the projected step, each
+                ///< step from a quadratic model of the last trial (about one trial an epoch); no lr
   gd,           ///< projected gradient descent A <- max(0, A - lr * grad), step decay
   adam,         ///< Adam with projection onto A >= 0
 };

@@ -52,8 +52,12 @@ std::string chart(const RankSelection& r, const std::string& data) {
   st.title = "Rank by bi-cross-validation: " + data.substr(data.find_last_of('/') + 1);
   st.x_label = "rank k (band: range of the held-out error over the replicates)";
   st.y_label = "relative error";
-  st.marks.push_back({static_cast<double>(r.best), "smallest: k = " + std::to_string(r.best)});
-  if (r.one_se != r.best) st.marks.push_back({static_cast<double>(r.one_se), "1 SE: k = " + std::to_string(r.one_se)});
+  if (r.one_se == r.best) {
+    st.marks.push_back({static_cast<double>(r.best), "best, 1 SE: k = " + std::to_string(r.best)});
+  } else {
+    st.marks.push_back({static_cast<double>(r.best), "smallest: k = " + std::to_string(r.best)});
+    st.marks.push_back({static_cast<double>(r.one_se), "1 SE: k = " + std::to_string(r.one_se)});
+  }
   return line_chart_svg(x, {test, train}, st);
 }
 

@@ -434,6 +434,7 @@ Optimized optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B,
         scaleB = gn > 0 ? static_cast<T>((bn > 0 ? bn : 1.0) / gn) : T(0);
       }
       bool accepted = false;
+      double next_eta = eta;
       for (int trialno = 1; trialno <= 40; ++trialno) {
         rec.line_search_trials = trialno;
         double decrease = 0;
@@ -452,20 +453,28 @@ Optimized optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B,
         if (!(decrease > 0)) break;  // projected gradient is zero: stationary
         tr.evaluate(Atrial, trained_B ? &Btrial : nullptr, trial, &cur);
         nnls_iters += trial.nnls_iterations;
+        // The loss along the step, f(t eta) ~ f0 - t decrease + q t^2, through this trial.
+        const double q = trial.total - cur.total + decrease;
+        const double best = q > 0 ? decrease / (2 * q) : 2.0;  // its minimum, in units of eta
         if (trial.total <= cur.total - 1e-4 * decrease) {
           accepted = true;
+          rec.step = eta;
+          // Next epoch starts near the model's minimum (at most twice this step): a trial
+          // there passes the test above unless the curvature grew, so that most epochs need
+          // one forward pass.
+          next_eta = std::min(1.0, eta * std::clamp(best, 0.5, 2.0));
           break;
         }
-        eta *= 0.5;
+        eta *= std::clamp(best, 0.1, 0.5);
         if (eta < 1e-14) break;
       }
-      rec.step = eta;
       if (accepted) {
         std::swap(A, Atrial);
         std::swap(cur, trial);
         if (trained_B) std::swap(*B, Btrial);
-        eta = std::min(1.0, eta * 1.5);
+        eta = next_eta;
       } else {
+        rec.step = eta;
         stop = true;  // no descent along the projected gradient: a stationary point
       }
     } else {
