@@ -170,10 +170,9 @@ HeldOut read_holdout_file(const FitArgs& a, index_t n, index_t m, const std::vec
 /// --holdout-out when asked.
 template <class T>
 void read_holdout(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X, index_t m,
-                  const std::vector<index_t>& cols, bool multi) {
+                  const std::vector<index_t>& cols) {
   const std::string opt = holdout_option(a);
   if (opt.empty()) return;
-  if (multi) throw UsageError(opt + ": not under mpirun (run the cross-validation fit on one process)");
   if (a.method != "neural") throw UsageError(opt + ": --method neural only (the baselines take a dense --mask)");
   if (!a.mask.empty()) throw UsageError(opt + " and --mask: give one");
   if (opt == "--holdout") {
@@ -440,7 +439,7 @@ void read_fit_inputs(const FitArgs& a, bool multi, FitRequest<T>& req, FitInputs
     for (std::size_t l = 0; l < req.ranks.size(); ++l)
       req.neural.initial_factors.push_back(io::read_dense<double>(a.init_dir + "/A" + std::to_string(l) + ".mtx"));
   read_mask(req.neural, a, in.X, in.m, in.cols, multi ? &in.block : nullptr);
-  read_holdout(req.neural, a, in.X, in.m, in.cols, multi);
+  read_holdout(req.neural, a, in.X, in.m, in.cols);
   in.eval_sets = read_label_sets(a.eval_labels, "--eval-labels", in.m, req.ranks.size(), in.cols);
   if (multi && in.block.second == 0)
     for (auto& y : in.eval_sets) y.clear();
@@ -455,6 +454,8 @@ int run_fit(const Common& c, const FitArgs& a) {
   if (multi && a.method != "neural")
     throw UsageError("--method " + a.method + ": runs on one process; under mpirun only --method neural "
                      "splits the columns over the processes");
+  if (multi && !holdout_option(a).empty())  // every process alike, before any reading
+    throw UsageError(holdout_option(a) + ": not under mpirun (run the cross-validation fit on one process)");
   const Method& method = find_method(a.method);
   FitRequest<T> req;
   req.ctx = &ctx;
