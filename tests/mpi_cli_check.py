@@ -136,5 +136,9 @@ check(not os.path.exists("bad") and not any(f.startswith(".nnmf-staging") for f 
 rc, err = run(2, ["eval", model, os.path.join(syn, "X.mtx")])
 check(rc == 2 and "only `fit` and `transform`" in err, f"eval under mpirun: {rc} {err}")
 
+# Masked cross-validation runs on one process: --holdout-fraction is refused under mpirun.
+rc, err = run(2, ["fit", os.path.join(syn, "X.mtx"), "--ranks", "9,4", "--holdout-fraction", "0.1", "-q", "-o", "ho"])
+check(rc == 2 and "--holdout-fraction: not under mpirun" in err, f"--holdout-fraction under mpirun: {rc} {err}")
+
 print("FAILED" if failures else "OK", len(failures), "failures")
 sys.exit(1 if failures else 0)

@@ -49,19 +49,39 @@ std::vector<std::uint64_t> supports(const State<double>& st, index_t m) {
   return out;
 }
 
+/// The trainer's data and missing entries for @p p: a dense 0/1 @p mask, or p.opts.held_out
+/// (X then has H's entries dropped, as NeuralNmf::fit does).
+struct Setup {
+  std::unique_ptr<PreparedData<double>> data;
+  DMatrix<double> dmask;
+  std::unique_ptr<detail::DPattern> held;
+  CscMatrix<double> dropped;
+  detail::Missing<double> missing() const { return {dmask.size() ? &dmask : nullptr, held.get()}; }
+};
+
+Setup setup(const Context& c, const Problem& p, const std::vector<std::uint8_t>& mask) {
+  Setup s;
+  if (!p.opts.held_out.none()) {
+    s.dropped = drop_held_out(p.Xs, p.opts.held_out);
+    s.data = detail::prepare(c, s.dropped);
+    s.held = std::make_unique<detail::DPattern>(c, p.opts.held_out);
+    return s;
+  }
+  s.data = p.sparse ? detail::prepare(c, p.Xs) : detail::prepare<double>(c, p.X.view());
+  if (!mask.empty()) {
+    Matrix<double> h(p.X.rows(), p.X.cols());
+    for (index_t q = 0; q < h.size(); ++q) h.data()[q] = mask[static_cast<std::size_t>(q)];
+    s.dmask = DMatrix<double>::upload(c, h.view());
+  }
+  return s;
+}
+
 /// Checks dL/dA(l) (and dL/dB when trained) of the trainer against central differences.
 void check_gradients(Problem& p, std::unique_ptr<detail::SupervisionData<double>> sup = nullptr,
                      const std::vector<std::uint8_t>& mask = {}) {
   const Context c = ctx();
-  std::unique_ptr<PreparedData<double>> data =
-      p.sparse ? detail::prepare(c, p.Xs) : detail::prepare<double>(c, p.X.view());
-  DMatrix<double> dmask;
-  if (!mask.empty()) {
-    Matrix<double> h(p.X.rows(), p.X.cols());
-    for (index_t q = 0; q < h.size(); ++q) h.data()[q] = mask[static_cast<std::size_t>(q)];
-    dmask = DMatrix<double>::upload(c, h.view());
-  }
-  Trainer<double> tr(c, *data, p.opts.ranks, p.opts, sup.get(), mask.empty() ? nullptr : &dmask);
+  const Setup su = setup(c, p, mask);
+  Trainer<double> tr(c, *su.data, p.opts.ranks, p.opts, sup.get(), su.missing());
   const bool trained = sup && sup->mode == ClassifierMode::trained;
   const index_t m = p.X.cols();
   std::vector<DMatrix<double>> A, dA;
@@ -195,6 +215,77 @@ TEST(TrainingGradient, MissingDataMask) {
   p.opts.data_mask = mask;
   check_gradients(p, nullptr, mask);
 }
+
+/// A held-out set on X's 14 x 16 entries: stored entries and zeros alike.
+HeldOut some_held_out(const Problem& p, std::uint64_t seed) {
+  return random_held_out(p.Xs, 0.3, seed);
+}
+
+TEST(TrainingGradient, HeldOutSparseX) {
+  auto p = make_problem(85, true);
+  p.opts.energy_weight = 0.8;
+  p.opts.held_out = some_held_out(p, 5);
+  ASSERT_GT(p.opts.held_out.size(), 20);
+  check_gradients(p);
+}
+
+TEST(TrainingGradient, HeldOutSparseXSingleLayerMeanScaling) {
+  auto p = make_problem(86, true);
+  p.opts.ranks = {4};
+  p.A = {random_matrix<double>(p.X.rows(), 4, 87)};
+  p.opts.energy_weight = 1.0;
+  p.opts.scaling = Scaling::mean;
+  p.opts.held_out = some_held_out(p, 6);
+  check_gradients(p);
+}
+
+/// Loss and gradients of the trainer at p.A.
+struct Evaluated {
+  double total = 0;
+  std::vector<Matrix<double>> dA;
+};
+
+Evaluated evaluate_at(const Problem& p, const std::vector<std::uint8_t>& mask) {
+  const Context c = ctx();
+  const Setup su = setup(c, p, mask);
+  Trainer<double> tr(c, *su.data, p.opts.ranks, p.opts, nullptr, su.missing());
+  std::vector<DMatrix<double>> A, dA;
+  for (const auto& a : p.A) {
+    A.push_back(DMatrix<double>::upload(c, a.view()));
+    dA.push_back(DMatrix<double>(c, a.rows(), a.cols()));
+  }
+  State<double> st = tr.make_state();
+  tr.evaluate(A, nullptr, st, nullptr);
+  tr.gradient(A, st, dA, nullptr);
+  Evaluated e{st.total, {}};
+  for (const auto& d : dA) e.dA.push_back(d.download());
+  return e;
+}
+
+/// The sparse held-out set H gives the loss and gradients of the dense mask W = 1 - H on the
+/// same data densified (with the held-out entries zeroed, as the fit trains on them).
+void expect_held_out_equals_dense_mask(index_t layers, std::uint64_t seed) {
+  auto p = make_problem(seed, true);
+  p.opts.ranks.resize(static_cast<std::size_t>(layers));
+  p.A.resize(static_cast<std::size_t>(layers));
+  p.opts.energy_weight = 0.6;
+  p.opts.held_out = some_held_out(p, seed + 1);
+  const Evaluated sparse = evaluate_at(p, {});
+  Problem d = p;
+  d.sparse = false;
+  d.X = drop_held_out<double>(p.X.view(), p.opts.held_out);
+  const auto W = p.opts.held_out.to_mask();
+  d.opts.held_out = HeldOut{};
+  const Evaluated dense = evaluate_at(d, W);
+  EXPECT_NEAR(sparse.total, dense.total, 1e-10 * dense.total) << layers << " layers";
+  for (std::size_t l = 0; l < dense.dA.size(); ++l)
+    for (index_t e = 0; e < dense.dA[l].size(); ++e)
+      EXPECT_NEAR(sparse.dA[l].data()[e], dense.dA[l].data()[e], 1e-9 * (1 + std::abs(dense.dA[l].data()[e])))
+          << "dA" << l << " entry " << e;
+}
+
+TEST(HeldOutLoss, SparseSetEqualsDenseMaskOneLayer) { expect_held_out_equals_dense_mask(1, 300); }
+TEST(HeldOutLoss, SparseSetEqualsDenseMaskTwoLayers) { expect_held_out_equals_dense_mask(2, 310); }
 
 TEST(TrainingGradient, SingleLayer) {
   auto p = make_problem(90, true);

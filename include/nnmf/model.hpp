@@ -7,7 +7,15 @@
 //   energy          E = sum_{l=0..L} ||S(l-1) - A(l) S(l)||_F^2          (l = 0 term masked by W)
 //   supervision     lambda * ||Z (.) (Y - B SL)||_F^2  (one-hot Y, Z the known-column mask)
 //                   or lambda * cross-entropy of softmax(B SL) on the known columns,
-// with W an optional 0/1 missing-data mask on X (dense X only; SSNMF, paper eq. 1.3).
+// with W an optional 0/1 missing-data mask on X (SSNMF, paper eq. 1.3): FitOptions::data_mask
+// (dense, N x m bytes, dense X only) or FitOptions::held_out, the sparse set H of the entries
+// where W = 0 (any X; nnmf/held_out.hpp). Training never reads a held-out value: the entries
+// with W = 0 are dropped from X (set to 0 in the copy of dense X trained on, removed from
+// sparse X), so the forward pass q(A0, X) sees them as absent, and they are left out of the
+// terms in X (R and the l = 0 energy term). For sparse X nothing N x m is formed:
+//   ||W (.) (X - A0 V)||^2 = [Gram identity below on X without H] - sum_{(i,j) in H} (A0 V)_ij^2,
+// with the gradient corrections dV -= 2 A0^T E, dA0 -= 2 E V^T for E = P_H(A0 V) (the entries
+// of A0 V on H): O(|H| k0) per evaluation.
 // Scaling::sum uses the sums above. Scaling::mean divides each term by its number of entries,
 // like the authors' package (mean squared error): R and the l = 0 energy term by N m, the
 // l >= 1 energy terms by k(l-1) m, the L2 supervision by c m and the cross-entropy by m
@@ -27,6 +35,7 @@
 #include <vector>
 
 #include "nnmf/context.hpp"
+#include "nnmf/held_out.hpp"
 #include "nnmf/matrix.hpp"
 #include "nnmf/nnls.hpp"
 
@@ -101,8 +110,15 @@ struct FitOptions {
   double energy_weight = 0.0;
   Scaling scaling = Scaling::sum;
   std::optional<Supervision> supervision;
-  /// 0/1 missing-data mask on X (rows x cols of X); dense X only. Empty = all observed.
+  /// 0/1 missing-data mask W on X (rows x cols of X, column-major; 1 = observed); dense X
+  /// only. Empty = all observed. The entries with W = 0 are never read by the training.
   std::vector<std::uint8_t> data_mask;
+  /// The held-out entries H of X (missing data; masked cross-validation), the sparse form of
+  /// data_mask (H = the entries where W = 0) for dense or sparse X. Checked like a CSC pattern
+  /// (shape of X, rows sorted and unique per column). Not with data_mask. Under several
+  /// processes, each gives the set of its own block of columns. Score a fit on H with
+  /// held_out_errors().
+  HeldOut held_out;
 
   Optimizer optimizer = Optimizer::line_search;
   int epochs = 200;           ///< epoch cap
@@ -290,6 +306,17 @@ std::vector<double> relative_errors(const Context& ctx, MatrixView<const T> X,
 template <class T>
 std::vector<double> relative_errors(const Context& ctx, const CscMatrix<T>& X,
                                     const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S);
+
+/// The held-out error of each layer, ||P_H(X - A0..Al Sl)||_F / ||P_H(X)||_F, with S(l) the
+/// forward pass of X with H's entries dropped (the data a fit with FitOptions::held_out saw),
+/// so that no held-out value reaches the prediction. O(|H| k) per layer after the forward pass.
+/// Throws InvalidArgument when P_H(X) = 0 (nothing to score against).
+template <class T>
+std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& model,
+                                    const CscMatrix<T>& X, const HeldOut& H);
+template <class T>
+std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& model,
+                                    MatrixView<const T> X, const HeldOut& H);
 
 /// Index of the largest entry of each column.
 template <class T>

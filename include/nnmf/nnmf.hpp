@@ -5,6 +5,7 @@
 #include "nnmf/config.hpp"
 #include "nnmf/context.hpp"
 #include "nnmf/error.hpp"
+#include "nnmf/held_out.hpp"
 #include "nnmf/io.hpp"
 #include "nnmf/matrix.hpp"
 #include "nnmf/model.hpp"

@@ -25,7 +25,8 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 struct FitArgs {
   std::string X, out, ranks, labels, known, eval_labels, method = "neural", loss = "reconstruction";
   std::string scaling = "sum", supervision = "l2", classifier = "closed", optimizer = "line-search";
-  std::string init = "nmf", init_dir, mask, columns, class_names;
+  std::string init = "nmf", init_dir, mask, columns, class_names, holdout, holdout_out;
+  std::optional<double> holdout_fraction;
   std::uint64_t seed = 0;
   std::optional<int> epochs;
   std::optional<double> energy_weight, recon_weight;
@@ -143,6 +144,57 @@ void read_mask(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X, index
   }
 }
 
+/// The option that names the held-out set (--holdout or --holdout-fraction); empty for none.
+std::string holdout_option(const FitArgs& a) {
+  if (!a.holdout.empty() && a.holdout_fraction)
+    throw UsageError("--holdout and --holdout-fraction: give one (a file of held-out entries, or a share to draw)");
+  if (!a.holdout.empty()) return "--holdout";
+  if (a.holdout_fraction) return "--holdout-fraction";
+  if (!a.holdout_out.empty()) throw UsageError("--holdout-out needs --holdout-fraction (or --holdout)");
+  return {};
+}
+
+/// --holdout H.mtx: a coordinate Matrix Market file of X's shape whose listed entries are held
+/// out (values ignored; a pattern file will do), kept at @p cols (--columns).
+HeldOut read_holdout_file(const FitArgs& a, index_t n, index_t m, const std::vector<index_t>& cols) {
+  io::AnyMatrix<double> H = io::read_mtx<double>(a.holdout);
+  if (!H.sparse)
+    throw InvalidArgument("--holdout " + a.holdout + ": an array file; list the held-out entries in a coordinate "
+                          "Matrix Market file (for a dense 0/1 mask W use --mask)");
+  if (H.rows() != n || H.cols() != m)
+    throw DimensionMismatch("--holdout " + a.holdout + " is " + shape_string(H.rows(), H.cols()) + " but X is " +
+                            shape_string(n, m));
+  select_columns(H, cols);
+  return HeldOut::from_pattern(H.csc);
+}
+
+/// The held-out set of --holdout / --holdout-fraction (Neural NMF on one process), written to
+/// --holdout-out when asked.
+template <class T>
+void read_holdout(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X, index_t m,
+                  const std::vector<index_t>& cols) {
+  const std::string opt = holdout_option(a);
+  if (opt.empty()) return;
+  if (a.method != "neural") throw UsageError(opt + ": --method neural only (the baselines take a dense --mask)");
+  if (!a.mask.empty()) throw UsageError(opt + " and --mask: give one");
+  if (opt == "--holdout") {
+    o.held_out = read_holdout_file(a, X.rows(), m, cols);
+  } else {
+    if (!(*a.holdout_fraction > 0 && *a.holdout_fraction < 1))
+      throw UsageError("--holdout-fraction must lie in (0, 1), got " + std::to_string(*a.holdout_fraction));
+    o.held_out = X.sparse ? random_held_out<T>(X.csc, *a.holdout_fraction, a.seed)
+                          : random_held_out<T>(X.dense.view(), *a.holdout_fraction, a.seed);
+  }
+  if (o.held_out.size() == 0) throw InvalidArgument(opt + ": no entry is held out (X has too few entries)");
+}
+
+/// Writes H (values 1) for reuse with --holdout.
+void write_holdout(const std::string& path, const HeldOut& H) {
+  std::vector<double> ones(H.row_idx.size(), 1.0);
+  io::write_mtx<double>(path, CscMatrix<double>(H.rows, H.cols, H.col_ptr, H.row_idx, ones),
+                        "held-out entries (nnmf fit --holdout-out); use with --holdout");
+}
+
 /// Ranks the data cannot support are refused; merely unusual ones draw a warning. A layer's
 /// topics are columns of A0 (N x k0) that combine to the m columns of X: more topics than rows
 /// or columns, min(N, m), cannot all be meaningful (X has rank <= min(N, m)).
@@ -180,6 +232,16 @@ void add_coherence(json& j, const io::AnyMatrix<T>& X, const NeuralNmf<T>& model
   for (double v : npmi) mean += v / static_cast<double>(npmi.size());
   j["npmi"] = mean;
   j["npmi_topics"] = npmi;
+}
+
+/// "held_out_error" of each layer: ||P_H(X - Xhat_l)|| / ||P_H(X)|| (held_out_errors).
+template <class T>
+void add_held_out_errors(json& layers, const Context& ctx, const io::AnyMatrix<T>& X, const FitOutcome<T>& out,
+                         const HeldOut& H) {
+  if (H.none()) return;
+  const auto e = X.sparse ? held_out_errors<T>(ctx, *out.model, X.csc, H)
+                          : held_out_errors<T>(ctx, *out.model, X.dense.view(), H);
+  for (std::size_t l = 0; l < e.size(); ++l) layers[l]["held_out_error"] = e[l];
 }
 
 template <class T>
@@ -247,7 +309,7 @@ json process_timings(const Context& ctx, const Timings& t) {
 template <class T>
 json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const json& data,
                 const std::vector<index_t>& ranks, const FitOutcome<T>& out, const json& layers, const Timings& t,
-                const json& per_process) {
+                const json& per_process, index_t held_entries) {
   json report{{"nnmf_version", NNMF_VERSION_STRING}, {"command", "fit"}, {"method", a.method}, {"seed", a.seed},
               {"device", ctx.describe()}, {"precision", c.precision}, {"processes", ctx.processes()},
               {"data", data}, {"ranks", ranks}, {"settings", out.settings}};
@@ -255,6 +317,13 @@ json fit_report(const Common& c, const FitArgs& a, const Context& ctx, const jso
   if (!a.known.empty()) report["known"] = a.known;
   if (!a.eval_labels.empty()) report["eval_labels"] = a.eval_labels;
   if (!a.columns.empty()) report["columns"] = a.columns;
+  if (!a.holdout.empty() || a.holdout_fraction) {
+    json h{{"entries", held_entries}};
+    if (!a.holdout.empty()) h["path"] = a.holdout;
+    if (a.holdout_fraction) h["fraction"] = *a.holdout_fraction;
+    if (!a.holdout_out.empty()) h["written_to"] = a.holdout_out;
+    report["held_out"] = h;
+  }
   report["layers"] = layers;
   if (out.model) report["stop_reason"] = to_string(out.model->stop_reason());
   double epoch_s = 0;
@@ -315,6 +384,7 @@ std::string summary(const json& layers, double fit_s, const std::string& out) {
   sum.precision(4);
   for (const auto& l : layers) {
     sum << "k=" << l["rank"].get<long>() << " err " << l["rel_error"].get<double>();
+    if (l.contains("held_out_error")) sum << " held-out " << l["held_out_error"].get<double>();
     if (l.contains("accuracy")) sum << " acc " << l["accuracy"].get<double>();
     // Semi-supervised: what the labels it was not given say (the number that matters).
     if (l.contains("accuracy_unlabeled")) sum << " (hidden " << l["accuracy_unlabeled"].get<double>() << ")";
@@ -394,6 +464,7 @@ void read_fit_rest(const FitArgs& a, bool multi, FitRequest<T>& req, FitInputs<T
     for (std::size_t l = 0; l < req.ranks.size(); ++l)
       req.neural.initial_factors.push_back(io::read_dense<double>(a.init_dir + "/A" + std::to_string(l) + ".mtx"));
   read_mask(req.neural, a, in.X, in.m, in.cols, multi);
+  read_holdout(req.neural, a, in.X, in.m, in.cols);
   in.eval_sets = read_label_sets(a.eval_labels, "--eval-labels", in.m, req.ranks.size(), in.cols);
   if (multi && in.block.second == 0)
     for (auto& y : in.eval_sets) y.clear();
@@ -405,6 +476,8 @@ int run_fit(const Common& c, const FitArgs& a) {
   t.start = Clock::now();
   const Context ctx = mpi::agreed_context([&] { return c.context(); });
   const bool multi = ctx.processes() > 1, writer = ctx.process() == 0;
+  if (multi && !holdout_option(a).empty())  // every process alike, before any reading
+    throw UsageError(holdout_option(a) + ": not under mpirun (run the cross-validation fit on one process)");
   const Method& method = find_method(a.method);
   FitRequest<T> req;
   req.ctx = &ctx;
@@ -424,6 +497,7 @@ int run_fit(const Common& c, const FitArgs& a) {
     if (!multi) read_x_alone(a, in);
     read_fit_rest(a, multi, req, in);
     if (writer) dir.emplace(a.out, "-o", "fit");  // before the work: a bad output path fails now
+    if (writer && !a.holdout_out.empty()) write_holdout(a.holdout_out, req.neural.held_out);
   });
   const io::AnyMatrix<T>& X = in.X;
   const auto& eval_sets = in.eval_sets;
@@ -446,7 +520,8 @@ int run_fit(const Common& c, const FitArgs& a) {
   std::vector<std::vector<int>> labels = eval_sets;
   if (labels.empty() && req.supervision) labels = {req.supervision->labels};
   const std::vector<std::uint8_t> known = req.supervision ? req.supervision->known : std::vector<std::uint8_t>{};
-  const json layers = layer_reports(ctx, X, out, labels, known);
+  json layers = layer_reports(ctx, X, out, labels, known);
+  add_held_out_errors(layers, ctx, X, out, req.neural.held_out);
   const bool s_blocks = multi && a.s_per_process;
   if (!s_blocks)
     for (auto& S : out.S) S = detail::gather_columns(ctx, S, 0);  // every S whole on process 0
@@ -458,7 +533,7 @@ int run_fit(const Common& c, const FitArgs& a) {
     if (!writer) return;
     write_factors(*dir, out, a, !s_blocks);
     io::write_file_atomic(dir->stage("report.json"),
-                          fit_report(c, a, ctx, data, req.ranks, out, layers, t, per_process).dump(2) + "\n");
+                          fit_report(c, a, ctx, data, req.ranks, out, layers, t, per_process, req.neural.held_out.size()).dump(2) + "\n");
     dir->commit();
   });
   progress.done(summary(layers, t.fit_s, a.out));
@@ -501,6 +576,12 @@ void add_fit_model_options(CLI::App* cmd, FitArgs& a) {
   add_int(cmd, "--init-iterations", a.init_iterations, "NMF iterations per layer for --init nmf", 0);
   add_int(cmd, "--init-restarts", a.init_restarts, "random NMF starts per layer for --init nmf", 0);
   cmd->add_option("--mask", a.mask, "0/1 missing-data mask W (dense N x m Matrix Market)");
+  cmd->add_option("--holdout", a.holdout,
+                  "held-out entries H (coordinate Matrix Market of X's shape; values ignored): never trained "
+                  "on, scored as held_out_error");
+  add_optional_real(cmd, "--holdout-fraction", a.holdout_fraction,
+                    "hold out this share (0 < F < 1) of X's nonzero entries and as many zero entries (drawn by --seed)", 0);
+  cmd->add_option("--holdout-out", a.holdout_out, "write the held-out entries H used (for reuse with --holdout)");
   cmd->add_flag("--no-warm-start", a.no_warm_start, "solve each epoch's NNLS from scratch");
   add_columns_option(cmd, a.columns);
   cmd->add_option("--class-names", a.class_names, "one name per class of --labels, kept in the model");

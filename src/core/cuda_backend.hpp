@@ -34,7 +34,7 @@ void synchronize(const CudaResources& r);
   X(gemm) X(transpose) X(gram) X(spmm_tn) X(spmm_nt) X(csc_transpose) X(nnls_batch)              \
   X(masked_solve) X(fill) X(axpy) X(scal) X(dot) X(projected_step) X(adam_step) X(mu_update)      \
   X(masked_diff) X(scale_columns) X(masked_residual) X(softmax_xent) X(argmax_cols) X(hadamard)   \
-  X(max_pool_cols) X(max_pool_cols_backward)
+  X(max_pool_cols) X(max_pool_cols_backward) X(sampled_product) X(pattern_tn) X(pattern_nt)
 
 template <class T>
 struct CudaKernels {
@@ -45,7 +45,7 @@ struct CudaKernels {
 
 /// Bumped whenever CudaModule or a kernel signature changes: a module built from other sources
 /// than the library is refused instead of called with the wrong layout.
-constexpr int kCudaModuleAbi = 1;
+constexpr int kCudaModuleAbi = 2;
 
 /// What libnnmf_cuda.so hands to libnnmf (its one exported C symbol, kCudaModuleSymbol, returns
 /// a pointer to a static instance).

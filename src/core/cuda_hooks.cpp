@@ -270,6 +270,22 @@ void max_pool_cols_backward(const Context& ctx, MatrixView<const T> D, const ind
   kernels<T>().max_pool_cols_backward(ctx, D, arg, alpha, Out);
 }
 
+template <class T>
+void sampled_product(const Context& ctx, MatrixView<const T> A, MatrixView<const T> V,
+                     const PatternView& H, T* E) {
+  kernels<T>().sampled_product(ctx, A, V, H, E);
+}
+template <class T>
+void pattern_tn(const Context& ctx, T alpha, MatrixView<const T> A, const PatternView& H,
+                const T* E, MatrixView<T> C) {
+  kernels<T>().pattern_tn(ctx, alpha, A, H, E, C);
+}
+template <class T>
+void pattern_nt(const Context& ctx, T alpha, const PatternView& H, const T* E,
+                MatrixView<const T> V, MatrixView<T> R) {
+  kernels<T>().pattern_nt(ctx, alpha, H, E, V, R);
+}
+
 NNMF_INSTANTIATE_KERNELS(float)
 NNMF_INSTANTIATE_KERNELS(double)
 

@@ -14,6 +14,7 @@
 #include "core/comm.hpp"
 #include "core/ops.hpp"
 #include "nnmf/error.hpp"
+#include "nnmf/held_out.hpp"
 #include "nnmf/matrix.hpp"
 
 namespace nnmf::detail {
@@ -89,6 +90,40 @@ std::unique_ptr<PreparedData<T>> prepare(const Context& ctx, const CscMatrix<T>&
   finish_prepare(ctx, *d);
   return d;
 }
+
+/// A held-out set H (checked) in the context's memory, by columns and by rows.
+class DPattern {
+ public:
+  DPattern(const Context& ctx, const HeldOut& H) : view_{H.rows, H.cols, H.size()} {
+    std::vector<index_t> row_ptr(static_cast<std::size_t>(H.rows) + 1, 0), col_idx(H.row_idx.size()),
+        perm(H.row_idx.size());
+    for (index_t i : H.row_idx) ++row_ptr[static_cast<std::size_t>(i) + 1];
+    for (std::size_t i = 0; i < static_cast<std::size_t>(H.rows); ++i) row_ptr[i + 1] += row_ptr[i];
+    std::vector<index_t> next(row_ptr.begin(), row_ptr.end() - 1);
+    for (index_t j = 0; j < H.cols; ++j)  // columns in order: each row's columns increase
+      for (index_t q = H.col_ptr[static_cast<std::size_t>(j)]; q < H.col_ptr[static_cast<std::size_t>(j) + 1]; ++q) {
+        const auto p = static_cast<std::size_t>(next[static_cast<std::size_t>(H.row_idx[static_cast<std::size_t>(q)])]++);
+        col_idx[p] = j;
+        perm[p] = q;
+      }
+    view_.col_ptr = put(ctx, col_ptr_, H.col_ptr);
+    view_.row_idx = put(ctx, row_idx_, H.row_idx);
+    view_.row_ptr = put(ctx, row_ptr_, row_ptr);
+    view_.col_idx = put(ctx, col_idx_, col_idx);
+    view_.perm = put(ctx, perm_, perm);
+  }
+  const PatternView& view() const { return view_; }
+  index_t nnz() const { return view_.nnz; }
+
+ private:
+  static const index_t* put(const Context& ctx, Buffer<index_t>& b, const std::vector<index_t>& h) {
+    b = Buffer<index_t>(ctx, std::max<std::size_t>(h.size(), 1));
+    b.upload(h.data(), h.size());
+    return b.data();
+  }
+  Buffer<index_t> col_ptr_, row_idx_, row_ptr_, col_idx_, perm_;
+  PatternView view_;
+};
 
 /// Seeded uniform [0, 1) numbers, identical on every platform (53 random bits per double;
 /// std::uniform_real_distribution is implementation-defined).

@@ -30,6 +30,17 @@ struct NnlsBatchStats {
   index_t limited_columns = 0;  ///< columns that hit max_iter
 };
 
+/// A sparsity pattern H (rows x cols, e.g. held-out entries of X) in the context's memory, by
+/// columns and by rows. Values on H are a separate array of nnz entries in column order.
+struct PatternView {
+  index_t rows = 0, cols = 0, nnz = 0;
+  const index_t* col_ptr = nullptr;  ///< cols + 1
+  const index_t* row_idx = nullptr;  ///< nnz, strictly increasing within a column
+  const index_t* row_ptr = nullptr;  ///< rows + 1: the same entries by rows
+  const index_t* col_idx = nullptr;  ///< nnz, increasing within a row
+  const index_t* perm = nullptr;     ///< nnz: column-order position of each row-order entry
+};
+
 namespace host {
 #include "core/kernels.inc"
 }  // namespace host

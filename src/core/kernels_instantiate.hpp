@@ -51,8 +51,18 @@
   template void max_pool_cols_backward<T>(const Context&, MatrixView<const T>, const index_t*, T, \
                                           MatrixView<T>);
 
+/// Sampled products on a pattern (src/cuda/pattern_kernels.cu).
+#define NNMF_INSTANTIATE_PATTERN_KERNELS(T)                                                     \
+  template void sampled_product<T>(const Context&, MatrixView<const T>, MatrixView<const T>,    \
+                                   const PatternView&, T*);                                     \
+  template void pattern_tn<T>(const Context&, T, MatrixView<const T>, const PatternView&,       \
+                              const T*, MatrixView<T>);                                         \
+  template void pattern_nt<T>(const Context&, T, const PatternView&, const T*,                  \
+                              MatrixView<const T>, MatrixView<T>);
+
 #define NNMF_INSTANTIATE_KERNELS(T)       \
   NNMF_INSTANTIATE_PRODUCT_KERNELS(T)     \
+  NNMF_INSTANTIATE_PATTERN_KERNELS(T)     \
   NNMF_INSTANTIATE_NNLS_KERNELS(T)        \
   NNMF_INSTANTIATE_ELEMENTWISE_KERNELS(T) \
   NNMF_INSTANTIATE_BASELINE_KERNELS(T)

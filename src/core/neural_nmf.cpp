@@ -108,8 +108,12 @@ void check_fit_options(const FitOptions& o, index_t n, index_t m, bool sparse) {
     if (s.loss == SupervisionLoss::cross_entropy && s.classifier == ClassifierMode::closed_form)
       bad("the cross-entropy loss has no closed-form classifier; use ClassifierMode::trained");
   }
+  if (!o.held_out.none()) {
+    check_held_out(kWho, o.held_out, n, m);
+    if (!o.data_mask.empty()) bad("give data_mask or held_out, not both");
+  }
   if (!o.data_mask.empty()) {
-    if (sparse) bad("a missing-data mask needs dense X (a mask on sparse X would densify it)");
+    if (sparse) bad("data_mask needs dense X (a dense mask on sparse X would densify it); give the held-out entries as held_out");
     if (static_cast<index_t>(o.data_mask.size()) != n * m)
       throw DimensionMismatch(std::string(kWho) + ": data_mask has " + std::to_string(o.data_mask.size()) +
                               " entries, X has " + shape_string(n, m) + " = " + std::to_string(n * m));
@@ -227,7 +231,9 @@ NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const Fi
       h.data()[q] = opts.data_mask.empty() || opts.data_mask[static_cast<std::size_t>(q)] ? T(1) : T(0);
     mask = DMatrix<T>::upload(ctx, h.view());
   }
-  const DMatrix<T>* maskp = masked ? &mask : nullptr;
+  std::unique_ptr<DPattern> held;
+  if (!opts.held_out.none()) held = std::make_unique<DPattern>(ctx, opts.held_out);
+  const Missing<T> maskp{masked ? &mask : nullptr, held.get()};
   Trainer<T> tr(ctx, X, opts.ranks, opts, sup.get(), maskp);
 
   Initialized<T> init = initial_factors<T>(ctx, X, opts, sup.get(), maskp);
@@ -261,15 +267,40 @@ NeuralNmf<T> fit_prepared(const Context& ctx, const PreparedData<T>& X, const Fi
 }  // namespace
 }  // namespace detail
 
+namespace detail {
+namespace {
+
+/// Dense X as trained on: a copy with the entries where W = 0 (data_mask, or held_out turned
+/// into data_mask) set to 0, so that no held-out value is read; X itself when nothing is held out.
+template <class T>
+MatrixView<const T> observed(MatrixView<const T> X, FitOptions& o, Matrix<T>& copy) {
+  if (!o.held_out.none()) {
+    o.data_mask = o.held_out.to_mask();
+    o.held_out = HeldOut{};
+  }
+  if (o.data_mask.empty()) return X;
+  copy = Matrix<T>(X.rows, X.cols);
+  for (index_t j = 0; j < X.cols; ++j)
+    for (index_t i = 0; i < X.rows; ++i)
+      copy(i, j) = o.data_mask[static_cast<std::size_t>(i + j * X.rows)] ? X(i, j) : T(0);
+  return copy.view();
+}
+
+}  // namespace
+}  // namespace detail
+
 template <class T>
 NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, MatrixView<const T> X, const FitOptions& opts) {
+  FitOptions o = opts;
+  Matrix<T> copy;
+  MatrixView<const T> Xo = X;
   detail::all_or_none(ctx, [&] {
     detail::check_fit_options(opts, X.rows, X.cols, false);
-    detail::check_values(detail::kWho, "X", X, true, ctx.threads());
+    Xo = detail::observed(X, o, copy);
+    detail::check_values(detail::kWho, "X", Xo, true, ctx.threads());
   });
-  auto d = detail::prepare(ctx, X);
-  return detail::fit_prepared<T>(ctx, *d, opts, [](std::vector<Matrix<T>> A, Matrix<T> B,
-                                                   detail::Optimized h) {
+  auto d = detail::prepare(ctx, Xo);
+  return detail::fit_prepared<T>(ctx, *d, o, [](std::vector<Matrix<T>> A, Matrix<T> B, detail::Optimized h) {
     NeuralNmf<T> m = from_factors(std::move(A), std::move(B));
     m.history_ = std::move(h.history);
     m.stop_reason_ = h.reason;
@@ -280,13 +311,15 @@ NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, MatrixView<const T> X, const 
 
 template <class T>
 NeuralNmf<T> NeuralNmf<T>::fit(const Context& ctx, const CscMatrix<T>& X, const FitOptions& opts) {
+  CscMatrix<T> dropped;
+  const CscMatrix<T>* Xo = &X;
   detail::all_or_none(ctx, [&] {
     detail::check_fit_options(opts, X.rows(), X.cols(), true);
-    detail::check_values(detail::kWho, "X", X.view(), true, ctx.threads());
+    if (!opts.held_out.none()) Xo = &(dropped = drop_held_out(X, opts.held_out));
+    detail::check_values(detail::kWho, "X", Xo->view(), true, ctx.threads());
   });
-  auto d = detail::prepare(ctx, X);
-  return detail::fit_prepared<T>(ctx, *d, opts, [](std::vector<Matrix<T>> A, Matrix<T> B,
-                                                   detail::Optimized h) {
+  auto d = detail::prepare(ctx, *Xo);
+  return detail::fit_prepared<T>(ctx, *d, opts, [](std::vector<Matrix<T>> A, Matrix<T> B, detail::Optimized h) {
     NeuralNmf<T> m = from_factors(std::move(A), std::move(B));
     m.history_ = std::move(h.history);
     m.stop_reason_ = h.reason;

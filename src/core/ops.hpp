@@ -107,6 +107,22 @@ void max_pool_cols_backward(const Context& ctx, MatrixView<const T> D, const ind
   NNMF_DISPATCH(max_pool_cols_backward<T>, ctx, D, arg, alpha, Out);
 }
 
+template <class T>
+void sampled_product(const Context& ctx, MatrixView<const T> A, MatrixView<const T> V,
+                     const PatternView& H, T* E) {
+  NNMF_DISPATCH(sampled_product<T>, ctx, A, V, H, E);
+}
+template <class T>
+void pattern_tn(const Context& ctx, T alpha, MatrixView<const T> A, const PatternView& H,
+                const T* E, MatrixView<T> C) {
+  NNMF_DISPATCH(pattern_tn<T>, ctx, alpha, A, H, E, C);
+}
+template <class T>
+void pattern_nt(const Context& ctx, T alpha, const PatternView& H, const T* E,
+                MatrixView<const T> V, MatrixView<T> R) {
+  NNMF_DISPATCH(pattern_nt<T>, ctx, alpha, H, E, V, R);
+}
+
 #undef NNMF_DISPATCH
 
 // ---- on whole (contiguous) matrices ---------------------------------------------------------

@@ -18,8 +18,9 @@ namespace nnmf::detail {
 template <class T>
 Trainer<T>::Trainer(const Context& ctx, const PreparedData<T>& data,
                     const std::vector<index_t>& ranks, const FitOptions& opts,
-                    SupervisionData<T>* sup, const DMatrix<T>* data_mask)
-    : ctx_(ctx), X_(data), ranks_(ranks), opts_(opts), sup_(sup), mask_(data_mask) {
+                    SupervisionData<T>* sup, Missing<T> missing)
+    : ctx_(ctx), X_(data), ranks_(ranks), opts_(opts), sup_(sup), mask_(missing.mask),
+      held_(missing.held) {
   const index_t L = layers(), n = data.rows(), m = data.cols();
   const bool mean = opts.scaling == Scaling::mean;
   const double mt = double(data.total_cols);  // the mean is over the columns of all processes
@@ -65,9 +66,12 @@ State<T> Trainer<T>::make_state() const {
   st.GV0 = DMatrix<T>(ctx_, ranks_[0], m);
   st.GS0 = DMatrix<T>(ctx_, ranks_[0], m);
   if (mask_) {
-    st.Xhat = DMatrix<T>(ctx_, n, m);
     st.Rrec = DMatrix<T>(ctx_, n, m);
     st.Ren0 = DMatrix<T>(ctx_, n, m);
+  }
+  if (held_) {
+    st.Hrec = DMatrix<T>(ctx_, held_->nnz(), 1);
+    st.Hen0 = DMatrix<T>(ctx_, held_->nnz(), 1);
   }
   if (sup_) {
     st.B = DMatrix<T>(ctx_, sup_->classes, ranks_.back());
@@ -116,6 +120,53 @@ void Trainer<T>::closed_form_classifier(const DMatrix<T>& SL, DMatrix<T>& B) {
 }
 
 template <class T>
+double Trainer<T>::x_term(const DMatrix<T>& A0, const DMatrix<T>& G0, const DMatrix<T>& C0,
+                          const DMatrix<T>& V, DMatrix<T>& GV, DMatrix<T>& R, DMatrix<T>& E) {
+  if (mask_) {
+    ops::gemm<T>(ctx_, Trans::N, Trans::N, T(1), A0.view(), V.view(), T(0), R.view());
+    ops::masked_diff<T>(ctx_, R.size(), mask_->data(), X_.op.dense.data, R.data(), R.data());
+    return ops::sqnorm<T>(ctx_, R.view());
+  }
+  // ||X - A0 V||^2 = ||X||^2 - 2 <A0^T X, V> + <G0 V, V>; X has dropped H's entries, whose
+  // squared residuals (A0 V)_ij^2 are then taken out: the sum over the observed entries.
+  ops::gemm<T>(ctx_, Trans::N, Trans::N, T(1), G0.view(), V.view(), T(0), GV.view());
+  double r = X_.local_sqnorm - 2 * ops::dot<T>(ctx_, C0.view(), V.view()) + ops::dot<T>(ctx_, GV.view(), V.view());
+  if (held_) {
+    ops::sampled_product<T>(ctx_, A0.view(), V.view(), held_->view(), E.data());
+    r -= ops::sqnorm<T>(ctx_, E.view());
+  }
+  return r;
+}
+
+template <class T>
+void Trainer<T>::x_term_gradient(T a, const DMatrix<T>& A0, const DMatrix<T>& C0, const DMatrix<T>& V,
+                                 const DMatrix<T>& GV, const DMatrix<T>& R, const DMatrix<T>& E,
+                                 DMatrix<T>& dV, bool set, DMatrix<T>& dA0) {
+  const T one(1), zero(0);
+  if (mask_) {  // dV = -2a A0^T R, dA0 += -2a R V^T
+    ops::gemm<T>(ctx_, Trans::T, Trans::N, -2 * a, A0.view(), R.view(), set ? zero : one, dV.view());
+    ops::gemm<T>(ctx_, Trans::N, Trans::T, -2 * a, R.view(), V.view(), one, dA0.view());
+    return;
+  }
+  // dV = 2a (G0 V - C0); dA0 += 2a A0 (V V^T) - 2a X V^T (the X term through Q).
+  if (set) {
+    ops::copy<T>(ctx_, GV.view(), dV.view());
+    ops::axpy<T>(ctx_, T(-1), C0.view(), dV.view());
+    ops::scal<T>(ctx_, dV.size(), 2 * a, dV.data());
+  } else {
+    ops::axpy<T>(ctx_, 2 * a, GV.view(), dV.view());
+    ops::axpy<T>(ctx_, -2 * a, C0.view(), dV.view());
+  }
+  ops::gemm<T>(ctx_, Trans::N, Trans::T, one, V.view(), V.view(), zero, M_[0].view());
+  ops::gemm<T>(ctx_, Trans::N, Trans::N, 2 * a, A0.view(), M_[0].view(), one, dA0.view());
+  ops::axpy<T>(ctx_, -2 * a, V.view(), Q_.view());
+  if (held_) {  // the held-out entries' terms: dV -= 2a A0^T E, dA0 -= 2a E V^T
+    ops::pattern_tn<T>(ctx_, -2 * a, A0.view(), held_->view(), E.data(), dV.view());
+    ops::pattern_nt<T>(ctx_, -2 * a, held_->view(), E.data(), V.view(), dA0.view());
+  }
+}
+
+template <class T>
 void Trainer<T>::loss(const std::vector<DMatrix<T>>& A, const DMatrix<T>* B, State<T>& st) {
   const index_t L = layers();
   const std::size_t uL = static_cast<std::size_t>(L - 1);
@@ -132,33 +183,11 @@ void Trainer<T>::loss(const std::vector<DMatrix<T>>& A, const DMatrix<T>* B, Sta
                    st.V[u - 1].view());
     }
     const DMatrix<T>& V0 = L == 1 ? st.S[0] : st.V[0];
-    double r;
-    if (mask_) {
-      ops::gemm<T>(ctx_, Trans::N, Trans::N, T(1), A[0].view(), V0.view(), T(0), st.Xhat.view());
-      ops::masked_diff<T>(ctx_, st.Xhat.size(), mask_->data(), X_.op.dense.data, st.Xhat.data(),
-                          st.Rrec.data());
-      r = ops::sqnorm<T>(ctx_, st.Rrec.view());
-    } else {
-      ops::gemm<T>(ctx_, Trans::N, Trans::N, T(1), st.G[0].view(), V0.view(), T(0), st.GV0.view());
-      r = X_.local_sqnorm - 2 * ops::dot<T>(ctx_, st.C[0].view(), V0.view()) +
-          ops::dot<T>(ctx_, st.GV0.view(), V0.view());
-    }
+    const double r = x_term(A[0], st.G[0], st.C[0], V0, st.GV0, st.Rrec, st.Hrec);
     part[0] = r;
   }
   if (opts_.energy_weight != 0) {
-    double e0;
-    if (mask_) {
-      ops::gemm<T>(ctx_, Trans::N, Trans::N, T(1), A[0].view(), st.S[0].view(), T(0),
-                   st.Xhat.view());
-      ops::masked_diff<T>(ctx_, st.Xhat.size(), mask_->data(), X_.op.dense.data, st.Xhat.data(),
-                          st.Ren0.data());
-      e0 = ops::sqnorm<T>(ctx_, st.Ren0.view());
-    } else {
-      ops::gemm<T>(ctx_, Trans::N, Trans::N, T(1), st.G[0].view(), st.S[0].view(), T(0),
-                   st.GS0.view());
-      e0 = X_.local_sqnorm - 2 * ops::dot<T>(ctx_, st.C[0].view(), st.S[0].view()) +
-           ops::dot<T>(ctx_, st.GS0.view(), st.S[0].view());
-    }
+    const double e0 = x_term(A[0], st.G[0], st.C[0], st.S[0], st.GS0, st.Ren0, st.Hen0);
     part[1] = e0;
     for (index_t l = 1; l < L; ++l) {
       const std::size_t u = static_cast<std::size_t>(l);
@@ -221,20 +250,7 @@ void Trainer<T>::gradient(const std::vector<DMatrix<T>>& A, const State<T>& st,
   if (coef_rec_ != 0) {
     const T a = static_cast<T>(coef_rec_);
     const DMatrix<T>& V0 = L == 1 ? st.S[0] : st.V[0];
-    DMatrix<T>& dV0 = dV_[0];
-    if (mask_) {
-      // dV0 = -2a A0^T Rrec, dA0 += -2a Rrec V0^T.
-      ops::gemm<T>(ctx_, Trans::T, Trans::N, -2 * a, A[0].view(), st.Rrec.view(), zero, dV0.view());
-      ops::gemm<T>(ctx_, Trans::N, Trans::T, -2 * a, st.Rrec.view(), V0.view(), one, dA[0].view());
-    } else {
-      // dV0 = 2a (G0 V0 - C0); dA0 += 2a A0 (V0 V0^T) - 2a X V0^T (the X term through Q).
-      ops::copy<T>(ctx_, st.GV0.view(), dV0.view());
-      ops::axpy<T>(ctx_, T(-1), st.C[0].view(), dV0.view());
-      ops::scal<T>(ctx_, dV0.size(), 2 * a, dV0.data());
-      ops::gemm<T>(ctx_, Trans::N, Trans::T, one, V0.view(), V0.view(), zero, M_[0].view());
-      ops::gemm<T>(ctx_, Trans::N, Trans::N, 2 * a, A[0].view(), M_[0].view(), one, dA[0].view());
-      ops::axpy<T>(ctx_, -2 * a, V0.view(), Q_.view());
-    }
+    x_term_gradient(a, A[0], st.C[0], V0, st.GV0, st.Rrec, st.Hrec, dV_[0], true, dA[0]);
     // Through V(l-1) = A(l) V(l): dA(l) += dV(l-1) V(l)^T, dV(l) = A(l)^T dV(l-1).
     for (index_t l = 1; l < L; ++l) {
       const std::size_t u = static_cast<std::size_t>(l);
@@ -249,19 +265,7 @@ void Trainer<T>::gradient(const std::vector<DMatrix<T>>& A, const State<T>& st,
   // Energy: sum_l ||S(l-1) - A(l) S(l)||^2.
   if (opts_.energy_weight != 0) {
     const T b0 = static_cast<T>(coef_energy_[0]);
-    if (mask_) {
-      ops::gemm<T>(ctx_, Trans::T, Trans::N, -2 * b0, A[0].view(), st.Ren0.view(), one,
-                   dS_[0].view());
-      ops::gemm<T>(ctx_, Trans::N, Trans::T, -2 * b0, st.Ren0.view(), st.S[0].view(), one,
-                   dA[0].view());
-    } else {
-      ops::axpy<T>(ctx_, 2 * b0, st.GS0.view(), dS_[0].view());
-      ops::axpy<T>(ctx_, -2 * b0, st.C[0].view(), dS_[0].view());
-      ops::gemm<T>(ctx_, Trans::N, Trans::T, one, st.S[0].view(), st.S[0].view(), zero,
-                   M_[0].view());
-      ops::gemm<T>(ctx_, Trans::N, Trans::N, 2 * b0, A[0].view(), M_[0].view(), one, dA[0].view());
-      ops::axpy<T>(ctx_, -2 * b0, st.S[0].view(), Q_.view());
-    }
+    x_term_gradient(b0, A[0], st.C[0], st.S[0], st.GS0, st.Ren0, st.Hen0, dS_[0], false, dA[0]);
     for (index_t l = 1; l < L; ++l) {
       const std::size_t u = static_cast<std::size_t>(l);
       const T bl = static_cast<T>(coef_energy_[u]);
@@ -453,9 +457,12 @@ Optimized optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B,
         if (!(decrease > 0)) break;  // projected gradient is zero: stationary
         tr.evaluate(Atrial, trained_B ? &Btrial : nullptr, trial, &cur);
         nnls_iters += trial.nnls_iterations;
-        // The loss along the step, f(t eta) ~ f0 - t decrease + q t^2, through this trial.
+        // The loss along the step, f(t eta) ~ f0 - t decrease + q t^2, through this trial;
+        // its minimum in units of eta, on a grid of quarter powers of 2 (q is a difference of
+        // nearby losses, so its rounding, which varies with the split of the columns over
+        // processes, must not move the steps).
         const double q = trial.total - cur.total + decrease;
-        const double best = q > 0 ? decrease / (2 * q) : 2.0;  // its minimum, in units of eta
+        const double best = q > 0 ? std::exp2(std::round(4 * std::log2(decrease / (2 * q))) / 4) : 2.0;
         if (trial.total <= cur.total - 1e-4 * decrease) {
           accepted = true;
           rec.step = eta;
@@ -624,7 +631,7 @@ void normalize_last_layer(const Context& ctx, std::vector<DMatrix<T>>& A) {
 template <class T>
 Initialized<T> initial_factors(const Context& ctx, const PreparedData<T>& X,
                                const FitOptions& opts, SupervisionData<T>* sup,
-                               const DMatrix<T>* data_mask) {
+                               Missing<T> missing) {
   const index_t L = static_cast<index_t>(opts.ranks.size());
   Initialized<T> out;
   std::vector<DMatrix<T>>& A = out.A;
@@ -659,7 +666,7 @@ Initialized<T> initial_factors(const Context& ctx, const PreparedData<T>& X,
     SupervisionData<T>* psup = last ? sup : nullptr;
     const ClassifierMode mode = psup ? psup->mode : ClassifierMode::closed_form;
     if (psup) psup->mode = ClassifierMode::closed_form;
-    Trainer<T> scorer(ctx, X, partial.ranks, partial, psup, data_mask);
+    Trainer<T> scorer(ctx, X, partial.ranks, partial, psup, missing);
     State<T> scored = scorer.make_state();
 
     if (opts.init == Init::nmf) {
@@ -811,9 +818,9 @@ template Optimized optimize<double>(Trainer<double>&, std::vector<DMatrix<double
                                     Validation<double>*);
 template Initialized<float> initial_factors<float>(const Context&, const PreparedData<float>&,
                                                    const FitOptions&, SupervisionData<float>*,
-                                                   const DMatrix<float>*);
+                                                   Missing<float>);
 template Initialized<double> initial_factors<double>(const Context&, const PreparedData<double>&,
                                                      const FitOptions&, SupervisionData<double>*,
-                                                     const DMatrix<double>*);
+                                                     Missing<double>);
 
 }  // namespace nnmf::detail

@@ -23,6 +23,15 @@ struct SupervisionData {
   ClassifierMode mode = ClassifierMode::closed_form;
 };
 
+/// The entries of X kept out of the loss terms in X (FitOptions::data_mask, held_out): a dense
+/// 0/1 mask W (dense X) or a sparse held-out set H, whose entries X has dropped already. Both
+/// null = all observed.
+template <class T>
+struct Missing {
+  const DMatrix<T>* mask = nullptr;  ///< N x m, 1 = observed
+  const DPattern* held = nullptr;    ///< H (N x m)
+};
+
 /// Everything the forward pass and the loss computed for one set of factors; the backward
 /// pass reads it. Two of these (accepted point and trial point) live through a fit.
 template <class T>
@@ -32,8 +41,8 @@ struct State {
   std::vector<DMatrix<T>> V;    ///< reconstruction chain V(l-1) = A(l) V(l), l = 1..L
   DMatrix<T> GV0;               ///< G0 V0
   DMatrix<T> GS0;               ///< G0 S0
-  DMatrix<T> Xhat;              ///< masked losses: A0 V0 or A0 S0 (N x m, dense X only)
   DMatrix<T> Rrec, Ren0;        ///< masked residuals W (.) (X - A0 V0), W (.) (X - A0 S0)
+  DMatrix<T> Hrec, Hen0;        ///< held-out set H: P_H(A0 V0), P_H(A0 S0) (|H| x 1)
   std::vector<DMatrix<T>> Res;  ///< energy residuals S(l-1) - A(l) S(l), l >= 1
   DMatrix<T> B;                 ///< classifier used for this state (closed form or copy)
   DMatrix<T> P, Rs;             ///< B SL and the supervision residual / d logits
@@ -46,7 +55,7 @@ class Trainer {
  public:
   /// @p data must outlive the trainer. ranks: k0..kL.
   Trainer(const Context& ctx, const PreparedData<T>& data, const std::vector<index_t>& ranks,
-          const FitOptions& opts, SupervisionData<T>* sup, const DMatrix<T>* data_mask);
+          const FitOptions& opts, SupervisionData<T>* sup, Missing<T> missing = {});
 
   State<T> make_state() const;
   /// Forward pass and loss at factors A (and trained classifier B, if any) into st, the NNLS
@@ -65,6 +74,15 @@ class Trainer {
  private:
   void loss(const std::vector<DMatrix<T>>& A, const DMatrix<T>* B, State<T>& st);
   void closed_form_classifier(const DMatrix<T>& SL, DMatrix<T>& B);
+  /// ||X - A0 V||^2 (masked by W or H) for V (k0 x m); GV = G0 V, R (masked residual) or E
+  /// (P_H(A0 V)) are filled for the gradient.
+  double x_term(const DMatrix<T>& A0, const DMatrix<T>& G0, const DMatrix<T>& C0,
+                const DMatrix<T>& V, DMatrix<T>& GV, DMatrix<T>& R, DMatrix<T>& E);
+  /// Gradient of a * x_term: dV = d/dV (@p set) or dV += d/dV; dA0 += d/dA0 except the term
+  /// in X, which goes to Q_.
+  void x_term_gradient(T a, const DMatrix<T>& A0, const DMatrix<T>& C0, const DMatrix<T>& V,
+                       const DMatrix<T>& GV, const DMatrix<T>& R, const DMatrix<T>& E,
+                       DMatrix<T>& dV, bool set, DMatrix<T>& dA0);
 
   Context ctx_;
   const PreparedData<T>& X_;
@@ -72,6 +90,7 @@ class Trainer {
   FitOptions opts_;
   SupervisionData<T>* sup_;
   const DMatrix<T>* mask_;
+  const DPattern* held_;
   double coef_rec_ = 0, coef_sup_ = 0;
   std::vector<double> coef_energy_;
   // Backward workspace, allocated once.
@@ -138,11 +157,11 @@ struct Initialized {
   bool interrupted = false;
 };
 
-/// Factors A(0..L) to start from, per FitOptions::init (sup and data_mask, may be null, let
+/// Factors A(0..L) to start from, per FitOptions::init (sup, may be null, and missing let
 /// the NMF start be chosen by the fit's own loss).
 template <class T>
 Initialized<T> initial_factors(const Context& ctx, const PreparedData<T>& X,
                                const FitOptions& opts, SupervisionData<T>* sup,
-                               const DMatrix<T>* data_mask);
+                               Missing<T> missing);
 
 }  // namespace nnmf::detail

@@ -6,6 +6,7 @@ set(NNMF_CUDA_SOURCES
   src/cuda/nnls_kernels.cu
   src/cuda/elementwise.cu
   src/cuda/baseline_kernels.cu
+  src/cuda/pattern_kernels.cu
 )
 # The elementwise kernels are compiled without FMA contraction so that each one rounds like
 # the host loop it mirrors (src/host/kernels.cpp, built without contraction under -std=c++17).

@@ -490,6 +490,49 @@ void max_pool_cols_backward(const Context& ctx, MatrixView<const T> D, const ind
     for (index_t i = 0; i < k; ++i) Out(i, arg[i + g * k]) += alpha * D(i, g);
 }
 
+// One output entry per loop iteration (no scatter), so the threads never share a target and
+// the sums run in the same order for any thread count.
+
+template <class T>
+void sampled_product(const Context& ctx, MatrixView<const T> A, MatrixView<const T> V,
+                     const PatternView& H, T* E) {
+  const index_t k = A.cols;
+#pragma omp parallel for num_threads(ctx.threads()) if (H.nnz * k > kParallelWork) schedule(static)
+  for (index_t j = 0; j < H.cols; ++j)
+    for (index_t q = H.col_ptr[j]; q < H.col_ptr[j + 1]; ++q) {
+      const index_t i = H.row_idx[q];
+      T s(0);
+      for (index_t r = 0; r < k; ++r) s += A(i, r) * V(r, j);
+      E[q] = s;
+    }
+}
+
+template <class T>
+void pattern_tn(const Context& ctx, T alpha, MatrixView<const T> A, const PatternView& H,
+                const T* E, MatrixView<T> C) {
+  const index_t k = A.cols;  // C (k x m)
+#pragma omp parallel for num_threads(ctx.threads()) if (H.nnz * k > kParallelWork) schedule(static)
+  for (index_t j = 0; j < H.cols; ++j)
+    for (index_t r = 0; r < k; ++r) {
+      T s(0);
+      for (index_t q = H.col_ptr[j]; q < H.col_ptr[j + 1]; ++q) s += A(H.row_idx[q], r) * E[q];
+      C(r, j) += alpha * s;
+    }
+}
+
+template <class T>
+void pattern_nt(const Context& ctx, T alpha, const PatternView& H, const T* E,
+                MatrixView<const T> V, MatrixView<T> R) {
+  const index_t k = V.rows;  // R (n x k)
+#pragma omp parallel for num_threads(ctx.threads()) if (H.nnz * k > kParallelWork) schedule(static)
+  for (index_t i = 0; i < H.rows; ++i)
+    for (index_t r = 0; r < k; ++r) {
+      T s(0);
+      for (index_t p = H.row_ptr[i]; p < H.row_ptr[i + 1]; ++p) s += E[H.perm[p]] * V(r, H.col_idx[p]);
+      R(i, r) += alpha * s;
+    }
+}
+
 NNMF_INSTANTIATE_KERNELS(float)
 NNMF_INSTANTIATE_KERNELS(double)
 
