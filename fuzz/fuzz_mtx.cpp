@@ -1,5 +1,7 @@
 // libFuzzer harness: the Matrix Market reader on arbitrary bytes (plain or gzip: the reader
-// recognises gzip by its magic, so gzip seeds exercise the inflating path).
+// recognises gzip by its magic, so gzip seeds exercise the inflating path), whole and by the
+// columns one process of an MPI run reads (a block, and a set in a given order, chosen from
+// the input's size so that both in-range and out-of-range choices occur).
 #include <cstddef>
 #include <cstdint>
 
@@ -16,6 +18,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   try {
     (void)nnmf::io::read_mtx<float>(f.path());
+  } catch (const nnmf::Error&) {
+  }
+  const auto c = static_cast<nnmf::index_t>(size % 7), d = static_cast<nnmf::index_t>((size / 7) % 5);
+  try {
+    (void)nnmf::io::read_mtx_columns<double>(f.path(), c % 3, d);
+  } catch (const nnmf::Error&) {
+  }
+  try {
+    (void)nnmf::io::read_mtx_column_set<double>(f.path(), {d, c, 0});
   } catch (const nnmf::Error&) {
   }
   return 0;

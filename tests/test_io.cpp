@@ -112,6 +112,44 @@ TEST_F(IoTest, ColumnBlocksAreTheWholeFilesColumns) {
         << first << "+" << count;
 }
 
+// An --columns selection's share (docs/mpi.md): the file's columns in the order asked, from
+// sparse (gzip), dense and symmetric files, none included; indices outside or repeated are
+// refused naming the file; a malformed line is still found in a column not kept.
+TEST_F(IoTest, ColumnSetsAreTheWholeFilesColumnsInTheOrderAsked) {
+  const auto X = random_sparse<double>(40, 23, 0.2, 7);
+  io::write_mtx<double>(path("x.mtx.gz"), X);
+  const auto D = random_matrix<double>(6, 9, 8);
+  io::write_mtx<double>(path("d.mtx"), D.view());
+  write("s.mtx", "%%MatrixMarket matrix coordinate real symmetric\n3 3 3\n2 1 5\n3 1 2\n3 3 1\n");
+  const auto Sym = io::read_dense<double>(path("s.mtx"));
+  for (const std::vector<index_t>& cols :
+       std::vector<std::vector<index_t>>{{}, {22, 0, 5}, {3}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}}) {
+    const auto want = X.select_columns(cols);
+    const auto got = io::read_mtx_column_set<double>(path("x.mtx.gz"), cols);
+    ASSERT_TRUE(got.sparse);
+    EXPECT_EQ(got.csc.rows(), 40);
+    EXPECT_EQ(got.csc.colptr(), want.colptr()) << cols.size();
+    EXPECT_EQ(got.csc.rowind(), want.rowind());
+    EXPECT_EQ(got.csc.values(), want.values());
+  }
+  const std::vector<index_t> dcols{8, 2, 0};
+  const auto got = io::read_mtx_column_set<double>(path("d.mtx"), dcols);
+  ASSERT_FALSE(got.sparse);
+  ASSERT_EQ(got.dense.cols(), 3);
+  for (index_t q = 0; q < 3; ++q)
+    for (index_t i = 0; i < 6; ++i) EXPECT_EQ(got.dense(i, q), D(i, dcols[static_cast<std::size_t>(q)]));
+  const auto S = io::read_mtx_column_set<double>(path("s.mtx"), {2, 0}).csc.to_dense();
+  for (index_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(S(i, 0), Sym(i, 2));
+    EXPECT_EQ(S(i, 1), Sym(i, 0));
+  }
+  EXPECT_THROW_MSG(io::read_mtx_column_set<double>(path("x.mtx.gz"), {1, 23}), InvalidArgument, "x.mtx.gz", "23");
+  EXPECT_THROW_MSG(io::read_mtx_column_set<double>(path("x.mtx.gz"), {-1}), InvalidArgument, "x.mtx.gz", "-1");
+  EXPECT_THROW_MSG(io::read_mtx_column_set<double>(path("x.mtx.gz"), {4, 2, 4}), InvalidArgument, "x.mtx.gz", "4");
+  write("bad.mtx", "%%MatrixMarket matrix coordinate real general\n3 3 2\n1 1 1\n9 3 2\n");
+  EXPECT_THROW(io::read_mtx_column_set<double>(path("bad.mtx"), {0}), IoError);
+}
+
 TEST_F(IoTest, MalformedFilesAreRejectedWithFileAndLine) {
   write("empty.mtx", "");
   EXPECT_THROW_MSG(io::read_mtx<double>(path("empty.mtx")), IoError, "empty.mtx", "empty");
