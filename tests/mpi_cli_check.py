@@ -7,46 +7,10 @@ with that process's error, in bounded time, leaving no output folder.
 Usage: mpi_cli_check.py MPIEXEC NNMF DATA_DIR WORK_DIR"""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
-mpiexec, nnmf, data, work = sys.argv[1:5]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
-os.chdir(work)
-syn = os.path.join(data, "synthetic-hierarchy")
-news = os.path.join(data, "20news-subsample")
-failures = []
-
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def run(np, args, timeout=120):
-    cmd = ([mpiexec, "-np", str(np), "--oversubscribe"] if np > 1 else []) + [nnmf] + args
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    return p.returncode, p.stderr
-
-
-def read_mtx(path):
-    with open(path) as f:
-        lines = [l for l in f if not l.startswith("%")]
-    rows, cols = map(int, lines[0].split()[:2])
-    vals = [float(v) for l in lines[1:] for v in l.split()]
-    return rows, cols, vals
-
-
-def rel_diff(a, b):
-    ra, ca, va = read_mtx(a)
-    rb, cb, vb = read_mtx(b)
-    if (ra, ca) != (rb, cb):
-        return float("inf")
-    top = max(abs(v) for v in va) or 1.0
-    return max(abs(x - y) for x, y in zip(va, vb)) / top
+from mpi_cli_common import check, dense_values, failures, news, rel_diff, run, syn
 
 
 fits = {
@@ -106,10 +70,10 @@ rc, err = run(3, ["transform", model, os.path.join(syn, "X.mtx"), "-o", "trp", "
 check(rc == 0, f"transform --s-per-process failed: {err}")
 if rc == 0:
     for l in range(3):
-        r1, c1, v1 = read_mtx(f"tr1/S{l}.mtx")
+        r1, c1, v1 = dense_values(f"tr1/S{l}.mtx")
         vals, cols = [], 0
         for p in range(3):
-            r, c, v = read_mtx(f"trp/S{l}.p{p}.mtx")
+            r, c, v = dense_values(f"trp/S{l}.p{p}.mtx")
             check(r == r1, f"S{l}.p{p}.mtx has {r} rows, S{l} {r1}")
             vals += v
             cols += c

@@ -7,50 +7,10 @@ with an error naming the file and the process, in bounded time, leaving no outpu
 Usage: mpi_cli_methods_check.py MPIEXEC NNMF DATA_DIR WORK_DIR"""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
-mpiexec, nnmf, data, work = sys.argv[1:5]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
-os.chdir(work)
-syn = os.path.join(data, "synthetic-hierarchy")
-news = os.path.join(data, "20news-subsample")
-failures = []
-
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def run(np, args, timeout=120):
-    cmd = ([mpiexec, "-np", str(np), "--oversubscribe"] if np > 1 else []) + [nnmf] + args
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    return p.returncode, p.stderr
-
-
-def read_mtx(path):
-    with open(path) as f:
-        lines = [l for l in f if not l.startswith("%")]
-    rows, cols = map(int, lines[0].split()[:2])
-    return rows, cols, lines[1:]
-
-
-def dense_values(path):
-    rows, cols, body = read_mtx(path)
-    return rows, cols, [float(v) for l in body for v in l.split()]
-
-
-def rel_diff(a, b):
-    ra, ca, va = dense_values(a)
-    rb, cb, vb = dense_values(b)
-    if (ra, ca) != (rb, cb):
-        return float("inf")
-    top = max((abs(v) for v in va), default=0.0) or 1.0
-    return max((abs(x - y) for x, y in zip(va, vb)), default=0.0) / top
+from mpi_cli_common import check, failures, news, read_mtx, rel_diff, run, syn
 
 
 def compare(name, ref_dir, out_dir):
