@@ -466,10 +466,12 @@ Optimized optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B,
         if (trial.total <= cur.total - 1e-4 * decrease) {
           accepted = true;
           rec.step = eta;
-          // Next epoch starts near the model's minimum (at most twice this step): a trial
-          // there passes the test above unless the curvature grew, so that most epochs need
-          // one forward pass.
-          next_eta = std::min(1.0, eta * std::clamp(best, 0.5, 2.0));
+          // The next epoch starts at this step, or up to twice it where the model's minimum
+          // lies beyond (the former fixed growth of 1.5 overshot every other epoch): most
+          // epochs need one forward pass. (Starting below an accepted step where the model
+          // says so changed which of the initialization's candidates won, and with it the
+          // accuracy of the paper's settings in Table 2, from 0.689 to 0.509.)
+          next_eta = std::min(1.0, eta * std::clamp(best, 1.0, 2.0));
           break;
         }
         eta *= std::clamp(best, 0.1, 0.5);
