@@ -2,6 +2,8 @@
 
 Estimators (scikit-learn conventions: X of shape (n_samples, n_features), dense NumPy or
 SciPy sparse, nonnegative; float32 kept): NeuralNMF, NMF, HierarchicalNMF, DeepNMF.
+NeuralNMF trains around held-out entries for masked cross-validation: fit(X, held_out=H)
+or held_out_fraction, scored in held_out_error_.
 Functions: nnls (batched nonnegative least squares), nnls_backward (its gradient) and
 select_rank (NMF ranks scored on held-out entries).
 """

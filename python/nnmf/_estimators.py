@@ -8,6 +8,7 @@ k(l-1) x k(l)) held by a compiled model, whose forward pass S(l) = argmin_{S>=0}
 """
 
 import logging
+import numbers
 import os
 import tempfile
 import warnings
@@ -15,7 +16,7 @@ import warnings
 import numpy as np
 
 from . import _nnmf
-from ._validation import check_array, check_labels, issparse, to_core
+from ._validation import check_array, check_held_out, check_labels, held_out_to_user, issparse, to_core
 
 logger = logging.getLogger("nnmf")
 
@@ -93,6 +94,9 @@ class _Hierarchy(_TransformerMixin, _Base):
         """Fits the model to X (n_samples, n_features), dense or sparse, nonnegative. y (one
         label per sample, -1 for unknown) makes the fit (semi-)supervised where the method
         supports it. Returns self."""
+        return self._fit(X, y)
+
+    def _fit(self, X, y, **fit_params):
         who = f"{type(self).__name__}.fit"
         X = check_array(X, who)
         n, f = X.shape
@@ -103,7 +107,7 @@ class _Hierarchy(_TransformerMixin, _Base):
         labels = None
         if y is not None and self._supervised:
             labels = check_labels(y, n, who)
-        model, extra = self._fit_model(X, labels, who)
+        model, extra = self._fit_model(X, labels, who, **fit_params)
         # Attributes are set only now: an interrupted or failed fit leaves self as it was.
         self._model = model
         self.n_features_in_ = f
@@ -160,9 +164,21 @@ class _Hierarchy(_TransformerMixin, _Base):
         X = self._check_X(X, f"{type(self).__name__}.transform_all")
         return [s.T for s in self._model.transform(to_core(X), device=self.device, n_threads=self.n_threads)]
 
-    def fit_transform(self, X, y=None):
-        """fit(X, y).transform(X)."""
-        return self.fit(X, y).transform(X)
+    def fit_transform(self, X, y=None, **fit_params):
+        """fit(X, y, **fit_params).transform(X)."""
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def held_out_error(self, X, held_out):
+        """The held-out error of each layer l on the entries H of X, ||P_H(X - X_hat_l)||_F /
+        ||P_H(X)||_F, where X_hat_l is the reconstruction from the forward pass of X with H's
+        entries dropped (no held-out value reaches the prediction). held_out: a SciPy sparse
+        matrix of X's shape (its nonzero entries) or a boolean mask (True = held out).
+        Lower is better; a list with one value per layer."""
+        who = f"{type(self).__name__}.held_out_error"
+        X = self._check_X(X, who)
+        H = check_held_out(held_out, X.shape, who)
+        return list(self._model.held_out_errors(to_core(X), H, device=self.device,
+                                                n_threads=int(self.n_threads)))
 
     def inverse_transform(self, W, layer=-1):
         """Maps a representation of ``layer`` (n_samples, ranks[layer]) back to X's space."""
@@ -343,6 +359,18 @@ def _norm(X):
     return float(np.linalg.norm(X.astype(np.float64, copy=False)))
 
 
+def _any_held_out_value(X, H):
+    """Whether X is nonzero somewhere on the held-out pattern H (core tuple)."""
+    _, _, indptr, indices = H
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(indptr))
+    values = X[rows, indices]
+    return bool(np.any(np.asarray(values) != 0))
+
+
+def _nnz(X):
+    return X.nnz if issparse(X) else int(np.count_nonzero(X))
+
+
 def _model_class(X):
     return _nnmf.Model32 if X.dtype == np.float32 else _nnmf.Model64
 
@@ -380,6 +408,10 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
     validation_fraction : share of the known labels held out to stop training once their
         accuracy stops improving, keeping the best epoch (FitOptions::validation_fraction; used
         only when it holds out at least 100 labels; None = the library's 0.1, 0 = off).
+    held_out_fraction : masked cross-validation: hold out a seeded random set of X's entries,
+        round(fraction x nnz) of its nonzero entries and as many zero entries, drawn by the
+        library's random_held_out with the fit's seed (the set of `nnmf fit --holdout-fraction F
+        --seed S` for random_state=S). In (0, 1); None = off. Not with fit's ``held_out``.
     init : 'nmf' (hierarchical NMF with restarts) or 'random'.
     random_state : None, int or RandomState.
     scaling : 'sum' or 'mean'.  optimizer : 'line-search', 'gd' or 'adam' (learning_rate for
@@ -388,13 +420,25 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
     verbose : log each epoch to the 'nnmf' logger (INFO).
     callback : callable(dict) called after each epoch with epoch, loss, its terms, step and
         seconds.
+
+    Held-out entries (masked cross-validation, missing data)
+    --------------------------------------------------------
+    ``fit(X, y, held_out=H)`` (H: a SciPy sparse matrix of X's shape, whose nonzero entries are
+    held out, or a boolean mask, True = held out) or ``held_out_fraction`` train without ever
+    reading the held-out values of X: they are dropped from the forward pass and left out of
+    the loss. The set is data, not a hyperparameter, hence a fit argument (like scikit-learn's
+    sample_weight); the fraction is a parameter. After such a fit, ``held_out_`` is the set
+    used (boolean CSR matrix) and ``held_out_error_`` the error of each layer on it,
+    ||P_H(X - X_hat_l)|| / ||P_H(X)|| (``report.json``'s ``held_out_error`` of `nnmf fit
+    --holdout`); both are None after a fit without held-out entries.
+    ``held_out_error(X, H)`` scores any fitted model on a set H.
     """
 
     _supervised = True
 
     def __init__(self, ranks=(20, 6), *, loss="reconstruction", supervision="l2", lambda_=1.0,
                  max_iter=200, tol=None, n_iter_no_change=None, validation_fraction=None,
-                 init="nmf", random_state=None, scaling="sum",
+                 held_out_fraction=None, init="nmf", random_state=None, scaling="sum",
                  optimizer="line-search", learning_rate=0.0, device="cpu", n_threads=0,
                  verbose=0, callback=None):
         self.ranks = ranks
@@ -405,6 +449,7 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.validation_fraction = validation_fraction
+        self.held_out_fraction = held_out_fraction
         self.init = init
         self.random_state = random_state
         self.scaling = scaling
@@ -415,9 +460,40 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
         self.verbose = verbose
         self.callback = callback
 
-    def _fit_model(self, X, labels, who):
+    def fit(self, X, y=None, held_out=None):
+        """Fits the model to X (n_samples, n_features), dense or sparse, nonnegative. y (one
+        label per sample, -1 for unknown) makes the fit (semi-)supervised. held_out (a SciPy
+        sparse matrix of X's shape: its nonzero entries; or a boolean mask, True = held out):
+        entries of X the training never reads, scored in held_out_error_. Returns self."""
+        return self._fit(X, y, held_out=held_out)
+
+    def _held_out_set(self, X, held_out, seed, who):
+        """The core's held-out pattern of this fit (None for none)."""
+        frac = self.held_out_fraction
+        if held_out is not None and frac is not None:
+            raise ValueError(f"{who}: held_out and held_out_fraction={frac!r}: give one (a set "
+                             f"of entries, or a share to draw)")
+        if held_out is not None:
+            H = check_held_out(held_out, X.shape, who)
+            if not _any_held_out_value(X, H):
+                raise ValueError(f"{who}: X is 0 on every held-out entry ({H[3].size} entries); "
+                                 f"the held-out error would have nothing to score against")
+            return H
+        if frac is None:
+            return None
+        if not isinstance(frac, numbers.Real) or not 0 < frac < 1:
+            raise ValueError(f"{who}: held_out_fraction must lie in (0, 1), got {frac!r}")
+        H = _fn(X, "random_held_out")(to_core(X), float(frac), seed)
+        if H[3].size == 0:
+            raise ValueError(f"{who}: held_out_fraction={frac!r} holds out no entry of X "
+                             f"(shape {X.shape}, {_nnz(X)} nonzero entries); raise it")
+        return H
+
+    def _fit_model(self, X, labels, who, held_out=None):
         ranks = _ranks(self.ranks, who)
         _check_ranks_fit(ranks, X, who)
+        seed = _seed(self.random_state)  # one seed for the draw of H and the fit, as the CLI
+        H = self._held_out_set(X, held_out, seed, who)
         opts = dict(ranks=ranks, loss=self.loss, scaling=self.scaling, optimizer=self.optimizer,
                     learning_rate=float(self.learning_rate), epochs=int(self.max_iter),
                     rel_tol=None if self.tol is None else float(self.tol),
@@ -425,18 +501,28 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
                     validation_fraction=(None if self.validation_fraction is None
                                          else float(self.validation_fraction)),
                     init=self.init,
-                    seed=_seed(self.random_state))
+                    seed=seed)
         sup = {}
         if labels is not None:
             sup = dict(labels=labels[0].tolist(), known=labels[1].tolist(),
                        num_classes=len(labels[2]), lambda_=float(self.lambda_),
                        supervision=self.supervision)
         model = _model_class(X).fit(to_core(X), opts, device=self.device, n_threads=int(self.n_threads),
-                                    callback=self._epoch_hook(), **sup)
+                                    callback=self._epoch_hook(), held_out=H, **sup)
         if len(model.history) >= self.max_iter > 0:
             warnings.warn(f"{type(self).__name__}: reached max_iter={self.max_iter} epochs before "
                           f"the loss settled; raise max_iter", ConvergenceWarning)
-        return model, {}
+        errors = None
+        if H is not None:  # before any attribute is set: a failure leaves self as it was
+            errors = list(model.held_out_errors(to_core(X), H, device=self.device,
+                                                n_threads=int(self.n_threads)))
+        return model, {"held_out": H, "held_out_error": errors}
+
+    def _set_fitted(self, X, extra):
+        super()._set_fitted(X, extra)
+        H = extra["held_out"]
+        self.held_out_ = None if H is None else held_out_to_user(H, X.shape)
+        self.held_out_error_ = extra["held_out_error"]
 
     def _epoch_hook(self):
         user, verbose = self.callback, self.verbose

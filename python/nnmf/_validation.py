@@ -143,3 +143,61 @@ def check_labels(y, n_samples, who):
     full = np.zeros(n_samples, dtype=np.int64)
     full[known] = codes
     return full, known.astype(np.uint8), classes
+
+
+def check_held_out(H, shape, who):
+    """The held-out set H of an X of ``shape`` (n_samples, n_features) as the core's CSC pattern
+    (rows, cols, col_ptr, row_idx) of X.T, i.e. the CSR arrays of H. H is a SciPy sparse matrix
+    (its nonzero entries are held out) or a boolean (or 0/1) array of X's shape (True = held
+    out, as in numpy.ma)."""
+    if issparse(H):
+        indptr, indices = _sparse_pattern(H, shape, who)
+    else:
+        indptr, indices = _mask_pattern(H, shape, who)
+    if indices.size == 0:
+        raise ValueError(f"{who}: held_out holds no entry (shape {tuple(shape)}); mark at least "
+                         f"one entry of X to hold out")
+    return (shape[1], shape[0], indptr.astype(np.int64), indices.astype(np.int64))
+
+
+def _check_held_out_shape(got, shape, who):
+    if tuple(got) != tuple(shape):
+        raise ValueError(f"{who}: held_out has shape {tuple(got)} but X has shape {tuple(shape)}; "
+                         f"give one entry per entry of X (n_samples, n_features)")
+
+
+def _sparse_pattern(H, shape, who):
+    _check_held_out_shape(H.shape, shape, who)
+    H = _sp.csr_matrix(H, copy=True)
+    H.eliminate_zeros()  # explicit zeros (False) are not held out
+    H.sum_duplicates()  # also sorts the indices of each row
+    return H.indptr, H.indices
+
+
+def _mask_pattern(H, shape, who):
+    try:
+        arr = np.asarray(H)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{who}: held_out could not be converted to an array: {e}") from None
+    if arr.ndim != 2:
+        raise ValueError(f"{who}: held_out must be a 2-D mask or a sparse matrix, got "
+                         f"{arr.ndim}-D with shape {arr.shape}")
+    _check_held_out_shape(arr.shape, shape, who)
+    if arr.dtype.kind != "b":
+        if arr.dtype.kind not in "iuf" or not np.all((arr == 0) | (arr == 1)):
+            raise ValueError(f"{who}: held_out as an array must be a boolean mask (True = held "
+                             f"out) or hold only 0 and 1, got dtype {arr.dtype}")
+        arr = arr != 0
+    indptr = np.concatenate(([0], np.cumsum(arr.sum(axis=1))))
+    return indptr, np.nonzero(arr)[1]
+
+
+def held_out_to_user(core, shape):
+    """The core's held-out pattern as a boolean CSR matrix of ``shape`` (a dense boolean mask
+    without SciPy)."""
+    _, _, indptr, indices = core
+    if _sp is not None:
+        return _sp.csr_matrix((np.ones(indices.size, dtype=bool), indices, indptr), shape=shape)
+    mask = np.zeros(shape, dtype=bool)
+    mask[np.repeat(np.arange(shape[0]), np.diff(indptr)), indices] = True
+    return mask

@@ -111,6 +111,26 @@ nnmf::Matrix<T> to_matrix(const py::array& a, const char* name) {
   return nnmf::Matrix<T>::copy_of(dense_view<T>(a, name));
 }
 
+/// A held-out set from the tuple (rows, cols, col_ptr, row_idx) of its CSC pattern in the
+/// core's orientation (the CSR arrays of the user's mask), or none for None. The core checks it.
+nnmf::HeldOut to_held_out(const py::object& obj) {
+  nnmf::HeldOut H;
+  if (obj.is_none()) return H;
+  if (!py::isinstance<py::tuple>(obj) || py::len(obj) != 4)
+    throw py::type_error("held_out: expected (rows, cols, col_ptr, row_idx)");
+  const auto t = py::reinterpret_borrow<py::tuple>(obj);
+  H.rows = t[0].cast<index_t>();
+  H.cols = t[1].cast<index_t>();
+  H.col_ptr = t[2].cast<std::vector<index_t>>();
+  H.row_idx = t[3].cast<std::vector<index_t>>();
+  return H;
+}
+
+py::tuple held_out_to_python(const nnmf::HeldOut& H) {
+  return py::make_tuple(H.rows, H.cols, py::array_t<index_t>(H.col_ptr.size(), H.col_ptr.data()),
+                        py::array_t<index_t>(H.row_idx.size(), H.row_idx.data()));
+}
+
 py::array_t<std::uint8_t> support_to_numpy(const nnmf::SupportMask& s) {
   py::array_t<std::uint8_t, py::array::f_style> out({s.k(), s.cols()});
   auto* p = out.mutable_data();
@@ -309,11 +329,13 @@ void bind_model(py::module_& m, const char* name) {
           "fit",
           [](const py::object& X, py::dict opts, const std::string& device, int threads,
              const py::object& labels, const py::object& known, int num_classes, double lambda,
-             const std::string& sup_loss, const std::string& classifier, const py::object& callback) {
+             const std::string& sup_loss, const std::string& classifier, const py::object& callback,
+             const py::object& held_out) {
             Options o(std::move(opts));
             nnmf::FitOptions f = fit_options(o);
             o.done("NeuralNmf.fit");
             f.supervision = supervision(labels, known, num_classes, lambda, sup_loss, classifier);
+            f.held_out = to_held_out(held_out);
             const Data<T> d = to_data<T>(X, "X");
             FitHooks hooks{callback, std::nullopt};
             hooks.install(f);
@@ -326,7 +348,7 @@ void bind_model(py::module_& m, const char* name) {
           py::arg("X"), py::arg("options"), py::arg("device") = "cpu", py::arg("n_threads") = 0,
           py::arg("labels") = py::none(), py::arg("known") = py::none(), py::arg("num_classes") = 0,
           py::arg("lambda_") = 1.0, py::arg("supervision") = "l2", py::arg("classifier") = "closed",
-          py::arg("callback") = py::none())
+          py::arg("callback") = py::none(), py::arg("held_out") = py::none())
       .def_static(
           "from_factors",
           [](const std::vector<py::array>& A, const py::object& B) {
@@ -371,6 +393,17 @@ void bind_model(py::module_& m, const char* name) {
           py::arg("X"), py::arg("device") = "cpu", py::arg("n_threads") = 0,
           py::arg("labels") = std::vector<std::vector<int>>{}, py::arg("fit_mask") = std::vector<std::uint8_t>{},
           py::arg("score_mask") = std::vector<std::uint8_t>{})
+      .def(
+          "held_out_errors",
+          [](const Model& self, const py::object& X, const py::object& held_out, const std::string& device,
+             int threads) {
+            const Data<T> d = to_data<T>(X, "X");
+            const nnmf::HeldOut H = to_held_out(held_out);
+            return without_gil(d, device, threads, [&](const auto& ctx, const auto& x) {
+              return nnmf::held_out_errors<T>(ctx, self, x, H);
+            });
+          },
+          py::arg("X"), py::arg("held_out"), py::arg("device") = "cpu", py::arg("n_threads") = 0)
       .def_property_readonly("factors",
                              [](const Model& self) {
                                py::list out;
@@ -432,6 +465,16 @@ py::tuple nnls_backward_impl(const py::array& A, const py::object& X, const py::
   py::object dA = compute_dA ? py::object(to_numpy<T>(std::move(g->dA))) : py::none();
   py::object dX = compute_dX ? py::object(to_numpy<T>(std::move(g->dX))) : py::none();
   return py::make_tuple(dA, dX, status);
+}
+
+/// The seeded held-out set of X (nnmf::random_held_out, as `nnmf fit --holdout-fraction`).
+template <class T>
+py::tuple random_held_out_impl(const py::object& X, double fraction, std::uint64_t seed) {
+  const Data<T> d = to_data<T>(X, "X");
+  const nnmf::HeldOut H = without_gil(d, "cpu", 1, [&](const auto&, const auto& x) {
+    return nnmf::random_held_out<T>(x, fraction, seed);
+  });
+  return held_out_to_python(H);
 }
 
 template <class T>
@@ -571,6 +614,8 @@ PYBIND11_MODULE(_nnmf, m) {
         py::arg("device") = "cpu", py::arg("n_threads") = 0);
   m.def("nmf32", &nmf_impl<float>, py::arg("X"), py::arg("k"), py::arg("options"),
         py::arg("device") = "cpu", py::arg("n_threads") = 0);
+  m.def("random_held_out64", &random_held_out_impl<double>, py::arg("X"), py::arg("fraction"), py::arg("seed"));
+  m.def("random_held_out32", &random_held_out_impl<float>, py::arg("X"), py::arg("fraction"), py::arg("seed"));
   m.def("npmi64", &npmi_impl<double>, py::arg("X"), py::arg("topics"));
   m.def("npmi32", &npmi_impl<float>, py::arg("X"), py::arg("topics"));
   m.def("select_rank64", &select_rank_impl<double>, py::arg("X"), py::arg("options"), py::arg("device") = "cpu",

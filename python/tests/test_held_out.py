@@ -1,0 +1,162 @@
+"""Held-out entries (masked cross-validation): NeuralNMF.fit(X, held_out=H) and
+held_out_fraction give the model and held-out errors of `nnmf fit --holdout` /
+`--holdout-fraction`, never read a held-out value, and refuse bad sets with the sizes."""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import scipy.io
+import scipy.sparse as sp
+
+import nnmf
+
+CLI = os.environ.get("NNMF_CLI")
+needs_cli = pytest.mark.skipif(not CLI or not os.path.exists(CLI),
+                               reason="NNMF_CLI does not name the nnmf binary (set by ctest)")
+
+SETTINGS = dict(ranks=(8, 3), max_iter=3, random_state=5, n_threads=2)
+CLI_SETTINGS = ["--ranks", "8,3", "--epochs", "3", "--seed", "5", "--threads", "2", "--quiet"]
+
+
+def run_cli(*args):
+    r = subprocess.run([CLI, *args], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def cli_fit(X_path, out, *extra):
+    run_cli("fit", X_path, *CLI_SETTINGS, *extra, "-o", str(out))
+    report = json.loads((out / "report.json").read_text())
+    return nnmf.NeuralNMF.load(out / "model.nnmf"), report
+
+
+def assert_same_fit(est, cli_model, report):
+    for a, b in zip(est.factors_, cli_model.factors_):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    errs = [layer["held_out_error"] for layer in report["layers"]]
+    np.testing.assert_allclose(est.held_out_error_, errs, rtol=1e-10)
+
+
+def pattern(H):
+    """The set of (row, col) pairs of a sparse pattern or mask."""
+    r, c = sp.coo_matrix(H).nonzero()
+    return set(zip(r.tolist(), c.tolist()))
+
+
+@needs_cli
+def test_held_out_fraction_matches_the_cli(news, tmp_path):
+    cli_model, report = cli_fit(os.path.join(news["dir"], "X.mtx"), tmp_path / "out",
+                                "--holdout-fraction", "0.1", "--holdout-out", str(tmp_path / "H.mtx"))
+    est = nnmf.NeuralNMF(held_out_fraction=0.1, **SETTINGS).fit(news["X"])
+    H_cli = scipy.io.mmread(str(tmp_path / "H.mtx")).T  # the CLI's features x documents
+    assert pattern(est.held_out_) == pattern(H_cli)
+    assert est.held_out_.shape == news["X"].shape and est.held_out_.dtype == bool
+    assert_same_fit(est, cli_model, report)
+    assert len(est.held_out_error_) == 2 and all(0 < e < 2 for e in est.held_out_error_)
+    assert est.held_out_error(news["X"], est.held_out_) == pytest.approx(est.held_out_error_, rel=1e-12)
+
+
+@needs_cli
+@pytest.mark.parametrize("form", ["sparse", "mask"])
+def test_held_out_set_from_python_matches_the_cli(synthetic, tmp_path, rng, form):
+    X = synthetic["X"]
+    mask = rng.random(X.shape) < 0.1
+    mmpath = str(tmp_path / "H.mtx")
+    scipy.io.mmwrite(mmpath, sp.coo_matrix(mask.T.astype(np.float64)))
+    cli_model, report = cli_fit(os.path.join(synthetic["dir"], "X.mtx"), tmp_path / "out",
+                                "--holdout", mmpath)
+    H = sp.csr_matrix(mask) if form == "sparse" else mask
+    est = nnmf.NeuralNMF(**SETTINGS).fit(X, held_out=H)
+    assert pattern(est.held_out_) == pattern(mask)
+    assert_same_fit(est, cli_model, report)
+
+
+def with_held_out_values(X, mask, value):
+    """X with every held-out entry (mask True) set to value, in X's storage."""
+    if sp.issparse(X):
+        Y = X.tolil(copy=True)
+        r, c = np.nonzero(mask)
+        Y[r, c] = value
+        return Y.tocsr()
+    Y = X.copy()
+    Y[mask] = value
+    return Y
+
+
+@pytest.mark.parametrize("data", ["synthetic", "news"])
+def test_training_never_reads_held_out_values(request, data):
+    X = request.getfixturevalue(data)["X"]
+    if data == "news":
+        X = X[:, :3000]  # sparse, and small enough to fit twice quickly
+    est = nnmf.NeuralNMF(held_out_fraction=0.05, **SETTINGS).fit(X)
+    mask = est.held_out_.toarray()
+    assert mask.any() and not mask.all()
+    Y = with_held_out_values(X, mask, 1e12)
+    other = nnmf.NeuralNMF(**SETTINGS).fit(Y, held_out=est.held_out_)
+    for a, b in zip(est.factors_, other.factors_):
+        np.testing.assert_array_equal(a, b)
+    assert other.held_out_error_[0] > 0.99  # scored against the new values
+    if data == "synthetic":  # without the set, the same change does reach the model
+        plain = nnmf.NeuralNMF(**SETTINGS).fit(Y)
+        assert not np.allclose(plain.factors_[0], est.factors_[0])
+
+
+def test_fit_without_held_out_clears_the_attributes(synthetic):
+    est = nnmf.NeuralNMF(held_out_fraction=0.1, **SETTINGS).fit(synthetic["X"])
+    assert est.held_out_error_ is not None
+    est.set_params(held_out_fraction=None).fit(synthetic["X"])
+    assert est.held_out_ is None and est.held_out_error_ is None
+
+
+def test_held_out_fraction_is_seeded(synthetic):
+    a = nnmf.NeuralNMF(held_out_fraction=0.2, **SETTINGS).fit(synthetic["X"]).held_out_
+    b = nnmf.NeuralNMF(held_out_fraction=0.2, **SETTINGS).fit(synthetic["X"]).held_out_
+    c = nnmf.NeuralNMF(held_out_fraction=0.2, **{**SETTINGS, "random_state": 6}).fit(synthetic["X"]).held_out_
+    assert pattern(a) == pattern(b) != pattern(c)
+
+
+def test_bad_held_out_sets_raise_value_errors(synthetic):
+    X = synthetic["X"]  # (90, 87)
+    est = nnmf.NeuralNMF(**SETTINGS)
+    with pytest.raises(ValueError, match=r"held_out has shape \(87, 90\) but X has shape \(90, 87\)"):
+        est.fit(X, held_out=sp.csr_matrix(np.ones((87, 90))))
+    with pytest.raises(ValueError, match=r"held_out has shape \(90, 86\) but X has shape \(90, 87\)"):
+        est.fit(X, held_out=np.zeros((90, 86), dtype=bool))
+    with pytest.raises(ValueError, match="held_out must be a 2-D mask"):
+        est.fit(X, held_out=np.zeros(90 * 87, dtype=bool))
+    with pytest.raises(ValueError, match="boolean mask .* got dtype float64"):
+        est.fit(X, held_out=np.full(X.shape, 0.5))
+    with pytest.raises(ValueError, match="held_out holds no entry"):
+        est.fit(X, held_out=sp.csr_matrix(X.shape))
+    X0 = X.copy()
+    X0[3, 4] = 0
+    zero = np.zeros(X.shape, dtype=bool)
+    zero[3, 4] = True
+    with pytest.raises(ValueError, match=r"X is 0 on every held-out entry \(1 entries\)"):
+        est.fit(X0, held_out=zero)
+    assert not hasattr(est, "_model")  # a refused fit leaves the estimator unfitted
+
+
+@pytest.mark.parametrize("frac", [0, 1, 1.5, -0.1, "0.1"])
+def test_bad_held_out_fraction_raises(synthetic, frac):
+    with pytest.raises(ValueError, match="held_out_fraction must lie in \\(0, 1\\)"):
+        nnmf.NeuralNMF(held_out_fraction=frac, **SETTINGS).fit(synthetic["X"])
+
+
+def test_held_out_and_fraction_together_raise(synthetic):
+    mask = np.zeros(synthetic["X"].shape, dtype=bool)
+    mask[0, :5] = True
+    with pytest.raises(ValueError, match="held_out and held_out_fraction=0.1: give one"):
+        nnmf.NeuralNMF(held_out_fraction=0.1, **SETTINGS).fit(synthetic["X"], held_out=mask)
+
+
+def test_held_out_error_method_checks_its_arguments(synthetic):
+    X = synthetic["X"]
+    est = nnmf.NeuralNMF(**SETTINGS).fit(X)
+    with pytest.raises(ValueError, match=r"held_out_error: held_out has shape \(2, 2\)"):
+        est.held_out_error(X, np.ones((2, 2), dtype=bool))
+    mask = X > 0
+    errs = est.held_out_error(X, mask)
+    assert len(errs) == 2 and all(np.isfinite(errs))
