@@ -270,41 +270,41 @@ void hals_sweep(const Context& ctx, const DMatrix<T>& G, MatrixView<const T> P, 
 
 }  // namespace
 
+namespace {
+
+/// One NMF run's state and products: W, H, G = W^T W, C = W^T X, G2 = H H^T, R = X H^T.
 template <class T>
-NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t k,
-                           const NmfOptions& o, const DMatrix<T>* W0,
-                           std::chrono::steady_clock::time_point t0) {
-  auto elapsed = [t0]() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
-  const index_t n = X.rows(), m = X.cols();
+struct NmfRun {
+  const Context& ctx;
+  const PreparedData<T>& X;
+  index_t k, n, m;
+  const NmfOptions& o;
+  std::chrono::steady_clock::time_point t0;
   NmfState<T> st;
-  Rng rng(o.seed);
-  const double scale = std::sqrt(std::max(X.mean(), 1e-300) / double(k));
-  // HALS from NNDSVDa starts H there too (as scikit-learn's cd does); the others solve for H.
-  const bool h_start = !W0 && o.init == NmfInit::nndsvd && o.algorithm == NmfAlgorithm::hals;
-  DMatrix<T> Ht0;
-  if (W0) {
-    st.W = clone<T>(ctx, W0->view());
-  } else if (o.init == NmfInit::nndsvd) {
-    NndsvdStart<T> start = nndsvd<T>(ctx, X, k, o.seed, h_start);
-    st.W = std::move(start.W);
-    Ht0 = std::move(start.Ht);
-  } else
-    st.W = random_matrix<T>(ctx, n, k, scale, rng);
-  st.H = DMatrix<T>(ctx, k, m);
-  DMatrix<T> G(ctx, k, k), C(ctx, k, m), G2(ctx, k, k), R(ctx, n, k);
-  ops::gram<T>(ctx, st.W.view(), G.view());
+  DMatrix<T> G, C, G2, R;
   double prev = std::numeric_limits<double>::infinity();
 
-  // f = ||X||^2 - 2 <W, X H^T> + <W^T W, H H^T>, from R = X H^T, G = W^T W, G2 = H H^T.
-  auto objective = [&]() {
-    const double f = X.sqnorm - 2 * ops::dot<T>(ctx, st.W.view(), R.view()) +
-                     ops::dot<T>(ctx, G.view(), G2.view());
-    return std::max(f, 0.0);
-  };
+  NmfRun(const Context& c, const PreparedData<T>& x, index_t rank, const NmfOptions& opts,
+         std::chrono::steady_clock::time_point start)
+      : ctx(c), X(x), k(rank), n(x.rows()), m(x.cols()), o(opts), t0(start),
+        G(c, rank, rank), C(c, rank, x.cols()), G2(c, rank, rank), R(c, x.rows(), rank) {}
 
-  if (o.algorithm == NmfAlgorithm::anls) {
+  /// Records iteration @p it: f = ||X||^2 - 2 <W, X H^T> + <W^T W, H H^T> and its time; true
+  /// when the relative decrease is below rel_tol.
+  bool record(int it) {
+    const double f = std::max(X.sqnorm - 2 * ops::dot<T>(ctx, st.W.view(), R.view()) +
+                                  ops::dot<T>(ctx, G.view(), G2.view()),
+                              0.0);
+    st.objective.push_back(f);
+    st.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    st.iterations = it;
+    const bool done = o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev;
+    prev = f;
+    return done;
+  }
+
+  /// Alternating exact NNLS solves for H and W^T, warm-started from their supports.
+  void anls() {
     BatchSolver<T> hsolve(ctx, k, m, o.nnls), wsolve(ctx, k, n, o.nnls);
     DMatrix<T> Ct(ctx, k, n), Wt(ctx, k, n);
     for (int it = 1; it <= o.max_iter; ++it) {
@@ -317,17 +317,14 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
       wsolve.solve(G2.view(), Ct.view(), Wt.view(), wsolve.support());
       ops::transpose<T>(ctx, Wt.view(), st.W.view());
       ops::gram<T>(ctx, st.W.view(), G.view());
-      const double f = objective();
-      st.objective.push_back(f);
-      st.seconds.push_back(elapsed());
-      st.iterations = it;
-      if (o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev) break;
-      prev = f;
+      if (record(it)) break;
     }
-  } else if (o.algorithm == NmfAlgorithm::hals) {
-    // H from NNDSVDa (h_start) or one exact solve, then per iteration one HALS sweep over the
-    // rows of H (as the columns of H^T, so that each is contiguous) and one over the columns
-    // of W.
+  }
+
+  /// H from @p Ht0 (NNDSVDa's, with @p h_start) or one exact solve, then per iteration one
+  /// HALS sweep over the rows of H (as the columns of H^T, so that each is contiguous) and one
+  /// over the columns of W.
+  void hals(DMatrix<T> Ht0, bool h_start) {
     BatchSolver<T> hsolve(ctx, k, m, o.nnls);
     DMatrix<T> Ht = h_start ? std::move(Ht0) : DMatrix<T>(ctx, m, k);
     DMatrix<T> Ct(ctx, m, k), gm(ctx, m, 1), gn(ctx, n, 1);
@@ -346,15 +343,12 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
       allreduce_sum<T>(ctx, {G2.view(), R.view()});
       hals_sweep<T>(ctx, G2, R.view(), st.W.view(), gn.view());
       ops::gram<T>(ctx, st.W.view(), G.view());
-      const double f = objective();
-      st.objective.push_back(f);
-      st.seconds.push_back(elapsed());
-      st.iterations = it;
-      if (o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev) break;
-      prev = f;
+      if (record(it)) break;
     }
-  } else {
-    // H starts at the same scale as W; the multiplicative updates keep both nonnegative.
+  }
+
+  /// Multiplicative updates from H at the same scale as W (they keep both nonnegative).
+  void mu(Rng& rng, double scale) {
     st.H = random_columns<T>(ctx, k, m, X.first_col, scale, rng);
     DMatrix<T> GH(ctx, k, m), WG2(ctx, n, k);
     const T eps = static_cast<T>(o.mu_eps);
@@ -368,15 +362,41 @@ NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t
       ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), st.W.view(), G2.view(), T(0), WG2.view());
       ops::mu_update<T>(ctx, n * k, st.W.data(), R.data(), WG2.data(), eps);
       ops::gram<T>(ctx, st.W.view(), G.view());
-      const double f = objective();
-      st.objective.push_back(f);
-      st.seconds.push_back(elapsed());
-      st.iterations = it;
-      if (o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev) break;
-      prev = f;
+      if (record(it)) break;
     }
   }
-  return st;
+};
+
+}  // namespace
+
+template <class T>
+NmfState<T> nmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t k,
+                           const NmfOptions& o, const DMatrix<T>* W0,
+                           std::chrono::steady_clock::time_point t0) {
+  NmfRun<T> run(ctx, X, k, o, t0);
+  Rng rng(o.seed);
+  const double scale = std::sqrt(std::max(X.mean(), 1e-300) / double(k));
+  // HALS from NNDSVDa starts H there too (as scikit-learn's cd does); the others solve for H.
+  const bool h_start = !W0 && o.init == NmfInit::nndsvd && o.algorithm == NmfAlgorithm::hals;
+  DMatrix<T> Ht0;
+  if (W0) {
+    run.st.W = clone<T>(ctx, W0->view());
+  } else if (o.init == NmfInit::nndsvd) {
+    NndsvdStart<T> start = nndsvd<T>(ctx, X, k, o.seed, h_start);
+    run.st.W = std::move(start.W);
+    Ht0 = std::move(start.Ht);
+  } else {
+    run.st.W = random_matrix<T>(ctx, X.rows(), k, scale, rng);
+  }
+  run.st.H = DMatrix<T>(ctx, k, X.cols());
+  ops::gram<T>(ctx, run.st.W.view(), run.G.view());
+  if (o.algorithm == NmfAlgorithm::anls)
+    run.anls();
+  else if (o.algorithm == NmfAlgorithm::hals)
+    run.hals(std::move(Ht0), h_start);
+  else
+    run.mu(rng, scale);
+  return std::move(run.st);
 }
 
 void check_nmf_options(const char* who, const NmfOptions& o, index_t n, index_t m, index_t k) {

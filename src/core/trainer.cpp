@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "core/nnls_internal.hpp"
@@ -381,159 +382,175 @@ void restore_best(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B, Val
   cur.B = std::move(val.best_B);
 }
 
+namespace {
+
+/// The factors' (and a trained B's) steps of one optimize() run: the gradient, then either
+/// the line search or a gd / Adam step, leaving the new point's forward pass in cur.
+template <class T>
+struct Stepper {
+  Trainer<T>& tr;
+  const Context& ctx;
+  std::vector<DMatrix<T>>& A;
+  DMatrix<T>* B;
+  const FitOptions& opts;
+  State<T>& cur;
+  std::vector<DMatrix<T>> dA, Atrial, m1, m2;
+  DMatrix<T> dB, Btrial;
+  State<T> trial;
+  double eta = 0.1;  // line search: relative step
+  double lr, lrB;
+
+  Stepper(Trainer<T>& t, std::vector<DMatrix<T>>& a, DMatrix<T>* b, const FitOptions& o, State<T>& c)
+      : tr(t), ctx(t.context()), A(a), B(b), opts(o), cur(c), trial(t.make_state()) {
+    for (const auto& f : A) {
+      dA.push_back(DMatrix<T>(ctx, f.rows(), f.cols()));
+      Atrial.push_back(DMatrix<T>(ctx, f.rows(), f.cols()));
+      if (opts.optimizer == Optimizer::adam) {
+        m1.push_back(DMatrix<T>::zeros(ctx, f.rows(), f.cols()));
+        m2.push_back(DMatrix<T>::zeros(ctx, f.rows(), f.cols()));
+      }
+    }
+    if (B) {
+      dB = DMatrix<T>(ctx, B->rows(), B->cols());
+      Btrial = DMatrix<T>(ctx, B->rows(), B->cols());
+    }
+    lr = opts.learning_rate > 0 ? opts.learning_rate : 1.0;
+    lrB = opts.classifier_lr > 0 ? opts.classifier_lr : lr;
+  }
+
+  double norm_of(const DMatrix<T>& M) const { return std::sqrt(ops::sqnorm<T>(ctx, M.view())); }
+  /// ||M|| / ||g||: a relative step eta along g changes M by about eta of its norm.
+  T relative_scale(const DMatrix<T>& M, const DMatrix<T>& g) const {
+    const double gn = norm_of(g), mn = norm_of(M);
+    return gn > 0 ? static_cast<T>((mn > 0 ? mn : 1.0) / gn) : T(0);
+  }
+
+  /// One epoch's step; false when there is no descent (a stationary point).
+  bool step(int epoch, EpochRecord& rec) {
+    tr.gradient(A, cur, dA, B ? &dB : nullptr);
+    if (opts.optimizer == Optimizer::line_search) return line_search(rec);
+    plain_step(epoch, rec);
+    return true;
+  }
+
+  /// The trial point at relative step eta along the projected direction; returns the linear
+  /// model's decrease <g, A - Atrial> (+ the classifier's).
+  double trial_point(const std::vector<T>& scale, T scaleB) {
+    double decrease = 0;
+    for (std::size_t u = 0; u < A.size(); ++u) {
+      ops::projected_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), static_cast<T>(eta) * scale[u],
+                             Atrial[u].data());
+      decrease += ops::dot<T>(ctx, dA[u].view(), A[u].view()) - ops::dot<T>(ctx, dA[u].view(), Atrial[u].view());
+    }
+    if (B) {
+      ops::copy<T>(ctx, B->view(), Btrial.view());
+      ops::axpy<T>(ctx, -static_cast<T>(eta) * scaleB, dB.view(), Btrial.view());
+      decrease += eta * double(scaleB) * ops::sqnorm<T>(ctx, dB.view());
+    }
+    return decrease;
+  }
+
+  /// Armijo backtracking on the projected path along d(l) = (||A(l)|| / ||g(l)||) g(l).
+  bool line_search(EpochRecord& rec) {
+    std::vector<T> scale;
+    for (std::size_t u = 0; u < A.size(); ++u) scale.push_back(relative_scale(A[u], dA[u]));
+    const T scaleB = B ? relative_scale(*B, dB) : T(0);
+    for (int trialno = 1; trialno <= 40; ++trialno) {
+      rec.line_search_trials = trialno;
+      const double decrease = trial_point(scale, scaleB);
+      if (!(decrease > 0)) break;  // projected gradient is zero: stationary
+      tr.evaluate(Atrial, B ? &Btrial : nullptr, trial, &cur);
+      rec.nnls_iterations += trial.nnls_iterations;
+      // The loss along the step, f(t eta) ~ f0 - t decrease + q t^2, through this trial;
+      // its minimum in units of eta, on a grid of quarter powers of 2 (q is a difference of
+      // nearby losses, so its rounding, which varies with the split of the columns over
+      // processes, must not move the steps).
+      const double q = trial.total - cur.total + decrease;
+      const double best = q > 0 ? std::exp2(std::round(4 * std::log2(decrease / (2 * q))) / 4) : 2.0;
+      if (trial.total <= cur.total - 1e-4 * decrease) {
+        rec.step = eta;
+        // The next epoch starts at this step, or up to twice it where the model's minimum
+        // lies beyond (the former fixed growth of 1.5 overshot every other epoch): most
+        // epochs need one forward pass. (Starting below an accepted step where the model
+        // says so changed which of the initialization's candidates won, and with it the
+        // accuracy of the paper's settings in Table 2, from 0.689 to 0.509.)
+        eta = std::min(1.0, eta * std::clamp(best, 1.0, 2.0));
+        std::swap(A, Atrial);
+        std::swap(cur, trial);
+        if (B) std::swap(*B, Btrial);
+        return true;
+      }
+      eta *= std::clamp(best, 0.1, 0.5);
+      if (eta < 1e-14) break;
+    }
+    rec.step = eta;
+    return false;
+  }
+
+  /// Projected gradient descent or Adam with the learning rate and its decay.
+  void plain_step(int epoch, EpochRecord& rec) {
+    for (std::size_t u = 0; u < A.size(); ++u) {
+      if (opts.optimizer == Optimizer::gd)
+        ops::projected_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), static_cast<T>(lr), A[u].data());
+      else
+        ops::adam_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), m1[u].data(), m2[u].data(),
+                          static_cast<T>(lr), static_cast<T>(opts.adam_beta1), static_cast<T>(opts.adam_beta2),
+                          static_cast<T>(opts.adam_eps), epoch);
+    }
+    if (B) ops::axpy<T>(ctx, -static_cast<T>(lrB), dB.view(), B->view());
+    rec.step = lr;
+    tr.evaluate(A, B, cur, &cur);
+    rec.nnls_iterations += cur.nnls_iterations;
+    if (epoch % opts.decay_every == 0) {
+      lr *= opts.lr_decay;
+      lrB *= opts.lr_decay;
+    }
+  }
+};
+
+/// Why training stops after this epoch, if it does.
+template <class T>
+std::optional<StopReason> stop_reason(bool moved, const FitOptions& opts, const std::vector<double>& losses,
+                                      int epoch, const Validation<T>* val) {
+  if (!moved) return StopReason::stationary;
+  if (opts.should_stop && opts.should_stop()) return StopReason::interrupted;
+  if (window_converged(losses, opts.patience, opts.rel_tol)) return StopReason::converged;
+  if (val && epoch - val->best_epoch >= val->patience) return StopReason::validation;
+  return std::nullopt;
+}
+
+}  // namespace
+
 template <class T>
 Optimized optimize(Trainer<T>& tr, std::vector<DMatrix<T>>& A, DMatrix<T>* B,
                    const FitOptions& opts, int epochs, State<T>& cur, Validation<T>* val) {
   using clock = std::chrono::steady_clock;
   const Context& ctx = tr.context();
-  const index_t L = static_cast<index_t>(A.size());
-  const bool trained_B = B != nullptr;
-  auto norm_of = [&](const DMatrix<T>& M) { return std::sqrt(ops::sqnorm<T>(ctx, M.view())); };
-  std::vector<DMatrix<T>> dA, Atrial;
-  for (const auto& a : A) {
-    dA.push_back(DMatrix<T>(ctx, a.rows(), a.cols()));
-    Atrial.push_back(DMatrix<T>(ctx, a.rows(), a.cols()));
-  }
-  DMatrix<T> dB, Btrial;
-  if (trained_B) {
-    dB = DMatrix<T>(ctx, B->rows(), B->cols());
-    Btrial = DMatrix<T>(ctx, B->rows(), B->cols());
-  }
-  State<T> trial = tr.make_state();
+  Stepper<T> stepper(tr, A, B, opts, cur);
   tr.evaluate(A, B, cur, nullptr);
   if (val) val->record(0, A, cur, ctx);
-
   Optimized out;
-  std::vector<EpochRecord>& history = out.history;
   std::vector<double> losses{cur.total};  // before the first epoch, then after each
-  const double lr0 = opts.learning_rate > 0 ? opts.learning_rate : 1.0;
-  double lr = lr0;
-  double lrB = opts.classifier_lr > 0 ? opts.classifier_lr : lr0;
-  double eta = 0.1;  // line search: relative step
-  std::vector<DMatrix<T>> m1, m2;
-  if (opts.optimizer == Optimizer::adam)
-    for (const auto& a : A) {
-      m1.push_back(DMatrix<T>::zeros(ctx, a.rows(), a.cols()));
-      m2.push_back(DMatrix<T>::zeros(ctx, a.rows(), a.cols()));
-    }
   for (int epoch = 1; epoch <= epochs; ++epoch) {
     const auto t0 = clock::now();
-    tr.gradient(A, cur, dA, trained_B ? &dB : nullptr);
     EpochRecord rec;
     rec.epoch = epoch;
-    index_t nnls_iters = 0;
-    bool stop = false;
-    if (opts.optimizer == Optimizer::line_search) {
-      // Direction d(l) = (||A(l)|| / ||g(l)||) g(l): a relative step eta changes each factor
-      // by about eta of its norm, whatever the loss scaling. Armijo on the projected path.
-      std::vector<T> scale(static_cast<std::size_t>(L), T(0));
-      for (index_t l = 0; l < L; ++l) {
-        const double gn = norm_of(dA[static_cast<std::size_t>(l)]);
-        const double an = norm_of(A[static_cast<std::size_t>(l)]);
-        scale[static_cast<std::size_t>(l)] = gn > 0 ? static_cast<T>((an > 0 ? an : 1.0) / gn) : T(0);
-      }
-      T scaleB = 0;
-      if (trained_B) {
-        const double gn = norm_of(dB), bn = norm_of(*B);
-        scaleB = gn > 0 ? static_cast<T>((bn > 0 ? bn : 1.0) / gn) : T(0);
-      }
-      bool accepted = false;
-      double next_eta = eta;
-      for (int trialno = 1; trialno <= 40; ++trialno) {
-        rec.line_search_trials = trialno;
-        double decrease = 0;
-        for (index_t l = 0; l < L; ++l) {
-          const std::size_t u = static_cast<std::size_t>(l);
-          ops::projected_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(),
-                                 static_cast<T>(eta) * scale[u], Atrial[u].data());
-          decrease += ops::dot<T>(ctx, dA[u].view(), A[u].view()) -
-                      ops::dot<T>(ctx, dA[u].view(), Atrial[u].view());
-        }
-        if (trained_B) {
-          ops::copy<T>(ctx, B->view(), Btrial.view());
-          ops::axpy<T>(ctx, -static_cast<T>(eta) * scaleB, dB.view(), Btrial.view());
-          decrease += eta * double(scaleB) * ops::sqnorm<T>(ctx, dB.view());
-        }
-        if (!(decrease > 0)) break;  // projected gradient is zero: stationary
-        tr.evaluate(Atrial, trained_B ? &Btrial : nullptr, trial, &cur);
-        nnls_iters += trial.nnls_iterations;
-        // The loss along the step, f(t eta) ~ f0 - t decrease + q t^2, through this trial;
-        // its minimum in units of eta, on a grid of quarter powers of 2 (q is a difference of
-        // nearby losses, so its rounding, which varies with the split of the columns over
-        // processes, must not move the steps).
-        const double q = trial.total - cur.total + decrease;
-        const double best = q > 0 ? std::exp2(std::round(4 * std::log2(decrease / (2 * q))) / 4) : 2.0;
-        if (trial.total <= cur.total - 1e-4 * decrease) {
-          accepted = true;
-          rec.step = eta;
-          // The next epoch starts at this step, or up to twice it where the model's minimum
-          // lies beyond (the former fixed growth of 1.5 overshot every other epoch): most
-          // epochs need one forward pass. (Starting below an accepted step where the model
-          // says so changed which of the initialization's candidates won, and with it the
-          // accuracy of the paper's settings in Table 2, from 0.689 to 0.509.)
-          next_eta = std::min(1.0, eta * std::clamp(best, 1.0, 2.0));
-          break;
-        }
-        eta *= std::clamp(best, 0.1, 0.5);
-        if (eta < 1e-14) break;
-      }
-      if (accepted) {
-        std::swap(A, Atrial);
-        std::swap(cur, trial);
-        if (trained_B) std::swap(*B, Btrial);
-        eta = next_eta;
-      } else {
-        rec.step = eta;
-        stop = true;  // no descent along the projected gradient: a stationary point
-      }
-    } else {
-      for (index_t l = 0; l < L; ++l) {
-        const std::size_t u = static_cast<std::size_t>(l);
-        if (opts.optimizer == Optimizer::gd)
-          ops::projected_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), static_cast<T>(lr),
-                                 A[u].data());
-        else
-          ops::adam_step<T>(ctx, A[u].size(), A[u].data(), dA[u].data(), m1[u].data(), m2[u].data(),
-                            static_cast<T>(lr), static_cast<T>(opts.adam_beta1),
-                            static_cast<T>(opts.adam_beta2), static_cast<T>(opts.adam_eps), epoch);
-      }
-      if (trained_B) ops::axpy<T>(ctx, -static_cast<T>(lrB), dB.view(), B->view());
-      rec.step = lr;
-      tr.evaluate(A, B, cur, &cur);
-      nnls_iters += cur.nnls_iterations;
-      if (epoch % opts.decay_every == 0) {
-        lr *= opts.lr_decay;
-        lrB *= opts.lr_decay;
-      }
-    }
+    const bool moved = stepper.step(epoch, rec);
     rec.loss = cur.total;
     rec.reconstruction = cur.rec;
     rec.energy = cur.energy;
     rec.supervision = cur.sup;
-    rec.nnls_iterations = nnls_iters;
     if (val) rec.validation_accuracy = val->record(epoch, A, cur, ctx);
     rec.seconds = std::chrono::duration<double>(clock::now() - t0).count();
-    history.push_back(rec);
+    out.history.push_back(rec);
     if (opts.on_epoch) opts.on_epoch(rec);
     losses.push_back(cur.total);
-    if (stop) {
-      out.reason = StopReason::stationary;
-      break;
-    }
-    if (opts.should_stop && opts.should_stop()) {
-      out.reason = StopReason::interrupted;
-      break;
-    }
-    if (window_converged(losses, opts.patience, opts.rel_tol)) {
-      out.reason = StopReason::converged;
-      break;
-    }
-    if (val && epoch - val->best_epoch >= val->patience) {
-      out.reason = StopReason::validation;
+    if (const auto why = stop_reason<T>(moved, opts, losses, epoch, val)) {
+      out.reason = *why;
       break;
     }
   }
-  if (val) restore_best(tr, A, B, *val, static_cast<int>(history.size()), cur);
+  if (val) restore_best(tr, A, B, *val, static_cast<int>(out.history.size()), cur);
   return out;
 }
 
