@@ -126,30 +126,33 @@ std::vector<double> global_column_maxima(const Context& ctx, const Matrix<double
   return tops;
 }
 
-/// A truncated SVD X ~ Q Ub diag(s) Vt with Vt = diag(1/s) Ub^T B, B = Q^T X (this process's
-/// columns), and for each singular pair the norms of the positive and negative parts of its
-/// left (up, un) and right (vp, vn) vectors.
+/// A truncated SVD X ~ U diag(s) Vt (U = Q Ub, Vt = diag(1/s) Ub^T B, B = Q^T X; Vt holds this
+/// process's columns), its first k pairs, and for each the norms of the positive and negative
+/// parts of its left (up, un) and right (vp, vn) vectors.
 struct TruncatedSvd {
-  Matrix<double> Q, Ub, B;
+  Matrix<double> U, Vt;  ///< N x k, k x m
   std::vector<double> s, up, un, vp, vn;
-  /// Column c of row j of Vt.
-  double v(index_t j, index_t c) const {
-    double x = 0;
-    for (index_t p = 0; p < Ub.rows(); ++p) x += Ub(p, j) * B(p, c);
-    const double sj = s[static_cast<std::size_t>(j)];
-    return sj > 0 ? x / sj : 0.0;
-  }
-  /// Column j of U = Q Ub.
-  std::vector<double> u(index_t j) const {
-    std::vector<double> x(static_cast<std::size_t>(Q.rows()));
+};
+
+/// U = Q Ub and Vt = diag(1/s) Ub^T B, first k columns / rows.
+void singular_vectors(TruncatedSvd& svd, const Matrix<double>& Q, const Matrix<double>& Ub, const Matrix<double>& B,
+                      index_t k) {
+  svd.U = Matrix<double>(Q.rows(), k);
+  svd.Vt = Matrix<double>(k, B.cols());
+  for (index_t j = 0; j < k; ++j) {
     for (index_t i = 0; i < Q.rows(); ++i) {
       double t = 0;
       for (index_t p = 0; p < Q.cols(); ++p) t += Q(i, p) * Ub(p, j);
-      x[static_cast<std::size_t>(i)] = t;
+      svd.U(i, j) = t;
     }
-    return x;
+    const double sj = svd.s[static_cast<std::size_t>(j)];
+    for (index_t c = 0; c < B.cols(); ++c) {
+      double x = 0;
+      for (index_t p = 0; p < Ub.rows(); ++p) x += Ub(p, j) * B(p, c);
+      svd.Vt(j, c) = sj > 0 ? x / sj : 0.0;
+    }
   }
-};
+}
 
 template <class T>
 TruncatedSvd truncated_svd(const Context& ctx, const PreparedData<T>& X, index_t k, std::uint64_t seed) {
@@ -175,20 +178,23 @@ TruncatedSvd truncated_svd(const Context& ctx, const PreparedData<T>& X, index_t
   ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), Zt.view(), Zt.view(), T(0), BBt.view());
   allreduce_sum<T>(ctx, BBt.view());
   TruncatedSvd svd;
-  symmetric_eigen(to_double(BBt.download()), svd.Ub, svd.s);
+  Matrix<double> Ub;
+  symmetric_eigen(to_double(BBt.download()), Ub, svd.s);
   for (double& x : svd.s) x = std::sqrt(std::max(x, 0.0));
-  svd.B = to_double(Zt.download());
-  svd.Q = to_double(Y.download());
+  singular_vectors(svd, to_double(Y.download()), Ub, to_double(Zt.download()), k);
   std::vector<double> vnorm(2 * static_cast<std::size_t>(k), 0.0);  // (vp^2, vn^2) per j
   for (index_t j = 0; j < k; ++j)
     for (index_t c = 0; c < m; ++c) {
-      const double x = svd.v(j, c);
+      const double x = svd.Vt(j, c);
       vnorm[2 * static_cast<std::size_t>(j) + (x > 0 ? 0 : 1)] += x * x;
     }
   allreduce_sum(ctx, vnorm.data(), vnorm.size());
   for (index_t j = 0; j < k; ++j) {
     double up = 0, un = 0;
-    for (double x : svd.u(j)) (x > 0 ? up : un) += x * x;
+    for (index_t i = 0; i < n; ++i) {
+      const double x = svd.U(i, j);
+      (x > 0 ? up : un) += x * x;
+    }
     svd.up.push_back(std::sqrt(up));
     svd.un.push_back(std::sqrt(un));
     svd.vp.push_back(std::sqrt(vnorm[2 * static_cast<std::size_t>(j)]));
@@ -230,10 +236,9 @@ NndsvdStart<T> nndsvd(const Context& ctx, const PreparedData<T>& X, index_t k, s
   Matrix<double> W(n, k), Ht(m, k);  // H transposed: a topic per column, as W
   for (index_t j = 0; j < k; ++j) {
     const NndsvdPair p = nndsvd_pair(svd, j);
-    const std::vector<double> u = svd.u(j);
-    for (index_t i = 0; i < n; ++i) W(i, j) = nndsvd_part(p, p.fu, u[static_cast<std::size_t>(i)]);
+    for (index_t i = 0; i < n; ++i) W(i, j) = nndsvd_part(p, p.fu, svd.U(i, j));
     if (with_h)
-      for (index_t c = 0; c < m; ++c) Ht(c, j) = nndsvd_part(p, p.fv, svd.v(j, c));
+      for (index_t c = 0; c < m; ++c) Ht(c, j) = nndsvd_part(p, p.fv, svd.Vt(j, c));
   }
   fill_small_entries(W, X.mean(), column_maxima(W));
   NndsvdStart<T> out;
