@@ -13,6 +13,7 @@
 #include "core/column_solver.hpp"
 #include "core/kernels.hpp"
 #include "core/kernels_instantiate.hpp"
+#include "host/lane_solver.hpp"
 
 extern "C" void openblas_set_num_threads(int num_threads);
 
@@ -256,21 +257,107 @@ struct ColumnBatch {
   ColumnParams<T> prm;
 };
 
+constexpr int kLanes = 4;
+
+/// One column by the scalar solver.
 template <class T>
-void solve_columns(const ColumnBatch<T>& b, index_t j0, index_t j1, T* real, int* ints,
-                               index_t* iters, index_t* limited) {
+void solve_column(const ColumnBatch<T>& b, index_t j, ColumnWorkspace<T, UnitStride> ws,
+                  index_t* iters, index_t* limited) {
   const UnitStride u{};
   const index_t wpc = (b.k + 63) / 64;
-  const auto ws = ColumnWorkspace<T, UnitStride>::carve(real, ints, b.k, u);
+  Vec<const T, UnitStride> c{b.C.data + j * b.C.ld, u};
+  Vec<T, UnitStride> x{b.S.data + j * b.S.ld, u};
+  int it = 0;
+  const int st = nnls_column(b.G, b.k, c, x, ws, b.warm ? b.warm + j * wpc : nullptr, b.Lfull,
+                             b.support + j * wpc, b.prm, &it);
+  b.status[j] = static_cast<std::uint8_t>(st);
+  *iters += it;
+  *limited += st;
+}
+
+/// The optimality tolerance of nnls_column for right-hand side c (false if c has a NaN or an
+/// infinite entry).
+template <class T>
+bool column_tolerance(const T* c, index_t k, T tol_rel, T* tol) {
+  T scale = T(0);
+  for (index_t i = 0; i < k; ++i) {
+    const T a = std::abs(c[i]);
+    if (!(a <= std::numeric_limits<T>::max())) return false;
+    scale = std::max(scale, a);
+  }
+  *tol = tol_rel * std::max(scale, std::numeric_limits<T>::min());
+  return true;
+}
+
+/// Columns j[0..n) (n <= kLanes) warm-started at their previous supports, on the lanes: a
+/// column whose support is still optimal is done with one factor and one solve (no
+/// iteration, the scalar solver's bits); the others go through the scalar solver.
+template <class T>
+void solve_warm_group(const ColumnBatch<T>& b, const index_t* j, int n, Lanes<T, kLanes>& lanes,
+                      ColumnWorkspace<T, UnitStride> ws, index_t* iters, index_t* limited) {
+  const index_t k = b.k, wpc = (k + 63) / 64;
+  const std::uint64_t* sup[kLanes];
+  const T* c[kLanes];
+  T tol[kLanes], zero[kLanes] = {};
+  bool finite[kLanes];
+  for (int l = 0; l < kLanes; ++l) {
+    const index_t jl = j[std::min(l, n - 1)];  // spare lanes repeat the last column
+    sup[l] = b.warm + jl * wpc;
+    c[l] = b.C.data + jl * b.C.ld;
+    finite[l] = column_tolerance(c[l], k, b.prm.tol_rel, &tol[l]);
+  }
+  lanes.set_supports(sup);
+  for (int l = 0; l < kLanes; ++l)
+    if (!finite[l]) lanes.fail(l);
+  lanes.factor(b.G, b.prm.pivot_eps, zero);
+  lanes.solve(c);
+  lanes.require_positive();
+  lanes.require_optimal(b.G, c, tol);
+  for (int l = 0; l < n; ++l) {
+    if (!lanes.ok(l)) {
+      solve_column(b, j[l], ws, iters, limited);
+      continue;
+    }
+    T* x = b.S.data + j[l] * b.S.ld;
+    std::fill(x, x + k, T(0));
+    for (index_t r = 0; r < lanes.np(l); ++r) x[lanes.P(l, r)] = lanes.z(l, r);
+    std::copy(sup[l], sup[l] + wpc, b.support + j[l] * wpc);
+    b.status[j[l]] = 0;
+  }
+}
+
+/// Columns j0..j1-1 ordered by the size of their supports (stable), so that groups of
+/// kLanes consecutive columns pad little.
+inline void by_support_size(const std::uint64_t* support, index_t wpc, index_t j0, index_t j1,
+                            std::vector<index_t>& order) {
+  std::vector<std::pair<int, index_t>> keyed;
+  keyed.reserve(static_cast<std::size_t>(j1 - j0));
   for (index_t j = j0; j < j1; ++j) {
-    Vec<const T, UnitStride> c{b.C.data + j * b.C.ld, u};
-    Vec<T, UnitStride> x{b.S.data + j * b.S.ld, u};
-    int it = 0;
-    const int st = nnls_column(b.G, b.k, c, x, ws, b.warm ? b.warm + j * wpc : nullptr, b.Lfull,
-                               b.support + j * wpc, b.prm, &it);
-    b.status[j] = static_cast<std::uint8_t>(st);
-    *iters += it;
-    *limited += st;
+    int s = 0;
+    for (index_t q = 0; q < wpc; ++q) s += __builtin_popcountll(support[j * wpc + q]);
+    keyed.emplace_back(s, j);
+  }
+  std::stable_sort(keyed.begin(), keyed.end(),
+                   [](const auto& a, const auto& c) { return a.first < c.first; });
+  order.clear();
+  for (const auto& kj : keyed) order.push_back(kj.second);
+}
+
+/// Columns [j0, j1): warm-started ones in groups of kLanes of similar support sizes, cold
+/// ones one by one.
+template <class T>
+void solve_columns(const ColumnBatch<T>& b, index_t j0, index_t j1, T* real, int* ints,
+                   Lanes<T, kLanes>& lanes, index_t* iters, index_t* limited) {
+  const auto ws = ColumnWorkspace<T, UnitStride>::carve(real, ints, b.k, UnitStride{});
+  if (!b.warm) {
+    for (index_t j = j0; j < j1; ++j) solve_column(b, j, ws, iters, limited);
+    return;
+  }
+  std::vector<index_t> order;
+  by_support_size(b.warm, (b.k + 63) / 64, j0, j1, order);
+  for (std::size_t q = 0; q < order.size(); q += kLanes) {
+    const int n = static_cast<int>(std::min<std::size_t>(kLanes, order.size() - q));
+    solve_warm_group(b, order.data() + q, n, lanes, ws, iters, limited);
   }
 }
 
@@ -295,12 +382,76 @@ NnlsBatchStats nnls_batch(const Context& ctx, MatrixView<const T> G, MatrixView<
     using Ws = ColumnWorkspace<T, UnitStride>;
     std::vector<T> real(static_cast<std::size_t>(Ws::reals(k)));
     std::vector<int> ints(static_cast<std::size_t>(Ws::ints(k)));
+    Lanes<T, kLanes> lanes(k);
 #pragma omp for schedule(dynamic, 1)
     for (index_t q = 0; q < chunks; ++q)
       solve_columns(batch, q * chunk, std::min(m, (q + 1) * chunk), real.data(), ints.data(),
-                    &iters_total, &limited);
+                    lanes, &iters_total, &limited);
   }
   return {iters_total, limited};
+}
+
+/// Everything the masked solves of one batch read.
+template <class T>
+struct MaskedBatch {
+  const T* G;
+  index_t k;
+  const std::uint64_t* support;
+  MatrixView<const T> D;
+  MatrixView<T> Z;
+  T pivot_eps, ridge;
+  std::uint8_t* status;
+};
+
+/// Columns [j0, j1) sharing one support: one factor, a solve per column.
+template <class T>
+index_t masked_shared(const MaskedBatch<T>& b, index_t j0, index_t j1,
+                      ColumnWorkspace<T, UnitStride> ws) {
+  const UnitStride u{};
+  int r = 0;
+  const index_t np = masked_factor(b.G, b.k, b.support + j0 * ((b.k + 63) / 64), ws, b.pivot_eps, b.ridge, &r);
+  for (index_t j = j0; j < j1; ++j) {
+    masked_apply(b.k, np, Vec<const T, UnitStride>{b.D.data + j * b.D.ld, u},
+                 Vec<T, UnitStride>{b.Z.data + j * b.Z.ld, u}, ws);
+    if (b.status) b.status[j] = static_cast<std::uint8_t>(r ? 2 : 0);
+  }
+  return r ? j1 - j0 : 0;
+}
+
+/// Columns j[0..n) (n <= kLanes) on the lanes; a column whose block needs the ridge (a pivot
+/// below pivot_eps x its largest diagonal entry) goes through the scalar solve.
+template <class T>
+index_t masked_group(const MaskedBatch<T>& b, const index_t* j, int n, Lanes<T, kLanes>& lanes,
+                     ColumnWorkspace<T, UnitStride> ws) {
+  const index_t k = b.k, wpc = (k + 63) / 64;
+  const std::uint64_t* sup[kLanes];
+  const T* d[kLanes];
+  T threshold[kLanes];
+  for (int l = 0; l < kLanes; ++l) {
+    const index_t jl = j[std::min(l, n - 1)];  // spare lanes repeat the last column
+    sup[l] = b.support + jl * wpc;
+    d[l] = b.D.data + jl * b.D.ld;
+  }
+  lanes.set_supports(sup);
+  for (int l = 0; l < kLanes; ++l) {
+    T dmax = T(0);
+    for (index_t r = 0; r < lanes.np(l); ++r) dmax = std::max(dmax, b.G[lanes.P(l, r) * (k + 1)]);
+    threshold[l] = b.pivot_eps * (dmax > T(0) ? dmax : T(1));
+  }
+  lanes.factor(b.G, T(0), threshold);
+  lanes.solve(d);
+  index_t regularized = 0;
+  for (int l = 0; l < n; ++l) {
+    T* z = b.Z.data + j[l] * b.Z.ld;
+    if (!lanes.ok(l)) {
+      regularized += masked_shared(b, j[l], j[l] + 1, ws);
+      continue;
+    }
+    std::fill(z, z + k, T(0));
+    for (index_t r = 0; r < lanes.np(l); ++r) z[lanes.P(l, r)] = lanes.z(l, r);
+    if (b.status) b.status[j[l]] = 0;
+  }
+  return regularized;
 }
 
 template <class T>
@@ -309,7 +460,7 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
                      std::uint8_t* status) {
   const index_t k = G.rows, m = D.cols, wpc = (k + 63) / 64;
   std::vector<T> Gc;
-  const T* g = packed_gram(G, Gc);
+  const MaskedBatch<T> b{packed_gram(G, Gc), k, support, D, Z, pivot_eps, ridge, status};
   index_t regularized = 0;
   const int nt = (m * k * k > kParallelWork) ? ctx.threads() : 1;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : regularized)
@@ -317,25 +468,27 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
     using Ws = ColumnWorkspace<T, UnitStride>;
     std::vector<T> real(static_cast<std::size_t>(Ws::reals(k)));
     std::vector<int> ints(static_cast<std::size_t>(Ws::ints(k)));
-    const UnitStride u{};
-    const Ws ws = Ws::carve(real.data(), ints.data(), k, u);
-    // Columns with the support of the column before reuse its factor (the same bits as
-    // refactoring): supports repeat often, e.g. all-passive columns of dense data.
+    const Ws ws = Ws::carve(real.data(), ints.data(), k, UnitStride{});
+    Lanes<T, kLanes> lanes(k);
+    std::vector<index_t> order;
     constexpr index_t chunk = 64;
     const index_t chunks = (m + chunk - 1) / chunk;
 #pragma omp for schedule(dynamic, 1)
     for (index_t c = 0; c < chunks; ++c) {
-      index_t np = 0;
-      int r = 0;
-      for (index_t j = c * chunk; j < std::min(m, (c + 1) * chunk); ++j) {
-        const std::uint64_t* sj = support + j * wpc;
-        if (j == c * chunk || !std::equal(sj, sj + wpc, sj - wpc))
-          np = masked_factor(g, k, sj, ws, pivot_eps, ridge, &r);
-        Vec<const T, UnitStride> gj{D.data + j * D.ld, u};
-        Vec<T, UnitStride> z{Z.data + j * Z.ld, u};
-        masked_apply(k, np, gj, z, ws);
-        if (status) status[j] = static_cast<std::uint8_t>(r ? 2 : 0);
-        regularized += r;
+      const index_t j0 = c * chunk, j1 = std::min(m, (c + 1) * chunk);
+      // Runs of one support (all-passive columns of dense data) share their factor (the
+      // same bits as refactoring); other columns go on the lanes.
+      const std::uint64_t* s0 = support + j0 * wpc;
+      bool shared = true;
+      for (index_t j = j0 + 1; j < j1 && shared; ++j) shared = std::equal(s0, s0 + wpc, support + j * wpc);
+      if (shared) {
+        regularized += masked_shared(b, j0, j1, ws);
+        continue;
+      }
+      by_support_size(support, wpc, j0, j1, order);
+      for (std::size_t q = 0; q < order.size(); q += kLanes) {
+        const int n = static_cast<int>(std::min<std::size_t>(kLanes, order.size() - q));
+        regularized += masked_group(b, order.data() + q, n, lanes, ws);
       }
     }
   }
