@@ -280,12 +280,11 @@ enum : int { kStateZero = 0, kStatePassive = 1, kStateExcluded = 2, kStateCandid
 /// The Cholesky factor L of G_PP grows by one row per entering index, and y = L^{-1} c_P is
 /// kept alongside it: an entering index costs one new row of L and one entry of y (O(|P|)
 /// dot products of length |P|) plus a back substitution, not a full refactorisation.
-template <class T, class St, class SupportPtr, class WarmPtr>
-NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
-                        ColumnWorkspace<T, St> ws, WarmPtr warm, const T* Lfull,
-                        SupportPtr support_out, const ColumnParams<T>& prm, int* iters_out) {
-  Vec<T, St> z = ws.z, w = ws.w, y = ws.y, L = ws.L;
-  Vec<int, St> P = ws.P, state = ws.state;
+/// Zeroes x and the states and sets *tol = tol_rel x max_i |c_i| (floored at the smallest
+/// normal number). Returns false when c has a NaN or an infinite entry.
+template <class T, class St>
+NNMF_HD bool column_tolerance(index_t k, Vec<const T, St> c, Vec<T, St> x, Vec<int, St> state,
+                              T tol_rel, T* tol) {
   // The largest normal number and the smallest (FLT_/DBL_ macros: usable in device code).
   const T huge = sizeof(T) == sizeof(float) ? T(FLT_MAX) : T(DBL_MAX);
   const T tiny = sizeof(T) == sizeof(float) ? T(FLT_MIN) : T(DBL_MIN);
@@ -298,26 +297,25 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
     finite = finite && a <= huge;  // false for NaN and infinities
     scale = a > scale ? a : scale;
   }
-  const index_t words = (k + 63) / 64;
-  if (!finite) {
-    for (index_t q = 0; q < words; ++q) support_out[q] = 0;
-    *iters_out = 0;
-    return 1;
-  }
-  const T tol = prm.tol_rel * (scale > tiny ? scale : tiny);
-  index_t np = 0;
-  int iters = 0;
-  int status = 0;
+  *tol = tol_rel * (scale > tiny ? scale : tiny);
+  return finite;
+}
 
+/// The starting set of nnls_column (see there): marks it kStateCandidate; returns false when
+/// there is none (the empty set).
+template <class T, class St, class WarmPtr>
+NNMF_HD bool mark_start(index_t k, Vec<const T, St> c, ColumnWorkspace<T, St> ws, WarmPtr warm,
+                        const T* Lfull) {
   bool start = false;
   if (warm) {
     for (index_t i = 0; i < k; ++i) {
       if ((warm[i >> 6] >> (i & 63)) & 1u) {
-        state[i] = kStateCandidate;
+        ws.state[i] = kStateCandidate;
         start = true;
       }
     }
   } else if (Lfull) {
+    Vec<T, St> z = ws.z;
     for (index_t i = 0; i < k; ++i) z[i] = c[i];
     tri_forward<T>(Lfull, k, z);
     tri_backward<T>(Lfull, k, z);
@@ -325,15 +323,27 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
     for (index_t i = 0; i < k; ++i) positive += z[i] > T(0);
     if (3 * positive >= 2 * k) {
       for (index_t i = 0; i < k; ++i)
-        if (z[i] > T(0)) state[i] = kStateCandidate;
+        if (z[i] > T(0)) ws.state[i] = kStateCandidate;
       start = true;
     }
   }
+  return start;
+}
+
+/// Factors G_PP for the candidates of mark_start into ws.L / ws.P (they become passive);
+/// returns |P|. A numerically dependent column is left out (then the candidates are admitted
+/// one at a time).
+template <class T, class St>
+NNMF_HD index_t factor_start(const T* G, index_t k, ColumnWorkspace<T, St> ws, bool warm,
+                             const T* Lfull, T pivot_eps) {
+  Vec<T, St> L = ws.L, w = ws.w;
+  Vec<int, St> P = ws.P, state = ws.state;
+  index_t np = 0;
   // With few indices left out of a probe start, deleting them from a copy of the full factor
   // (about k^2 each) is cheaper than factoring the start set afresh (about |P|^3 / 6).
   index_t left_out = 0;
   for (index_t i = 0; i < k; ++i) left_out += state[i] != kStateCandidate;
-  if (start && !warm && 6 * left_out * k * k < (k - left_out) * (k - left_out) * (k - left_out)) {
+  if (!warm && 6 * left_out * k * k < (k - left_out) * (k - left_out) * (k - left_out)) {
     const index_t tri = tri_off(k);
     for (index_t q = 0; q < tri; ++q) L[q] = Lfull[q];
     for (index_t i = 0; i < k; ++i) P[i] = static_cast<int>(i);
@@ -346,78 +356,179 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
         --np;
       }
     }
-  } else if (start) {
-    for (index_t i = 0; i < k; ++i)
-      if (state[i] == kStateCandidate) P[np++] = static_cast<int>(i);
-    if (chol_build(G, k, L, P, np, w, prm.pivot_eps)) {
-      for (index_t r = 0; r < np; ++r) state[P[r]] = kStatePassive;
-    } else {
-      // A numerically dependent column in the set: admit the columns one at a time.
-      np = 0;
-      for (index_t i = 0; i < k; ++i) {
-        if (state[i] == kStateCandidate) {
-          state[i] = kStateZero;
-          if (chol_append(G, k, L, P, np, static_cast<int>(i), T(0), prm.pivot_eps)) {
-            P[np++] = static_cast<int>(i);
-            state[i] = kStatePassive;
-          }
-        }
+    return np;
+  }
+  for (index_t i = 0; i < k; ++i)
+    if (state[i] == kStateCandidate) P[np++] = static_cast<int>(i);
+  if (chol_build(G, k, L, P, np, w, pivot_eps)) {
+    for (index_t r = 0; r < np; ++r) state[P[r]] = kStatePassive;
+    return np;
+  }
+  // A numerically dependent column in the set: admit the columns one at a time.
+  np = 0;
+  for (index_t i = 0; i < k; ++i) {
+    if (state[i] == kStateCandidate) {
+      state[i] = kStateZero;
+      if (chol_append(G, k, L, P, np, static_cast<int>(i), T(0), pivot_eps)) {
+        P[np++] = static_cast<int>(i);
+        state[i] = kStatePassive;
       }
     }
   }
-  if (start) {
-    // Drop nonpositive components until the least-squares solution on P is positive.
-    forward_passive(L, P, np, c, y);
-    while (np > 0) {
-      backward_passive(L, np, y, z);
-      index_t first_removed = -1;
-      for (index_t r = np - 1; r >= 0; --r) {
-        if (!(z[r] > T(0))) {
-          state[P[r]] = kStateZero;
-          chol_delete(L, P, np, r, w);
-          --np;
-          first_removed = r;
-        }
-      }
-      if (first_removed < 0) {
-        for (index_t r = 0; r < np; ++r) x[P[r]] = z[r];
-        break;
-      }
-      ++iters;
-      forward_from(L, P, np, c, y, first_removed);
-    }
-  }
+  return np;
+}
 
-  for (;;) {
-    // w_i = c_i - (G x)_i for i outside the passive set only: by symmetry (G x)_i is column i
-    // of G gathered at the passive rows, dotted with x_P (held in passive order in z).
-    // (k - |P|) |P| multiply-adds instead of k |P|.
-    for (index_t r = 0; r < np; ++r) z[r] = x[P[r]];
-    int t = -1;
-    T wmax = tol;
-    for (index_t i = 0; i < k; ++i) {
-      if (state[i] != kStateZero) continue;
-      const T* Gi = G + i * k;
-      T s0 = 0, s1 = 0;
-      index_t r = 0;
-      for (; r + 2 <= np; r += 2) {
-        s0 += Gi[P[r]] * z[r];
-        s1 += Gi[P[r + 1]] * z[r + 1];
-      }
-      if (r < np) s0 += Gi[P[r]] * z[r];
-      const T wi = c[i] - (s0 + s1);
-      w[i] = wi;
-      if (wi > wmax) {
-        wmax = wi;
-        t = static_cast<int>(i);
+/// From the factor of G_PP and y = L^{-1} c_P: drops nonpositive components until the
+/// least-squares solution on P is positive, which becomes x on P. Returns the steps taken.
+template <class T, class St>
+NNMF_HD int drop_nonpositive(Vec<const T, St> c, Vec<T, St> x, ColumnWorkspace<T, St> ws,
+                             index_t* np_io) {
+  Vec<T, St> z = ws.z, w = ws.w, y = ws.y, L = ws.L;
+  Vec<int, St> P = ws.P, state = ws.state;
+  index_t np = *np_io;
+  int iters = 0;
+  while (np > 0) {
+    backward_passive(L, np, y, z);
+    index_t first_removed = -1;
+    for (index_t r = np - 1; r >= 0; --r) {
+      if (!(z[r] > T(0))) {
+        state[P[r]] = kStateZero;
+        chol_delete(L, P, np, r, w);
+        --np;
+        first_removed = r;
       }
     }
-    if (t < 0) break;  // KKT satisfied to tolerance
-    if (iters >= prm.max_iter) {
-      status = 1;
+    if (first_removed < 0) {
+      for (index_t r = 0; r < np; ++r) x[P[r]] = z[r];
       break;
     }
     ++iters;
+    forward_from(L, P, np, c, y, first_removed);
+  }
+  *np_io = np;
+  return iters;
+}
+
+/// The index to enter: argmax of w_i = c_i - (G x)_i over the indices at kStateZero, if
+/// above tol; -1 when the KKT conditions hold to tolerance. By symmetry (G x)_i is column i
+/// of G gathered at the passive rows, dotted with x_P (copied into z in passive order):
+/// (k - |P|) |P| multiply-adds instead of k |P|.
+template <class T, class St>
+NNMF_HD int entering_index(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
+                           ColumnWorkspace<T, St> ws, index_t np, T tol) {
+  Vec<T, St> z = ws.z;
+  Vec<int, St> P = ws.P, state = ws.state;
+  for (index_t r = 0; r < np; ++r) z[r] = x[P[r]];
+  int t = -1;
+  T wmax = tol;
+  for (index_t i = 0; i < k; ++i) {
+    if (state[i] != kStateZero) continue;
+    const T* Gi = G + i * k;
+    T s0 = 0, s1 = 0;
+    index_t r = 0;
+    for (; r + 2 <= np; r += 2) {
+      s0 += Gi[P[r]] * z[r];
+      s1 += Gi[P[r + 1]] * z[r + 1];
+    }
+    if (r < np) s0 += Gi[P[r]] * z[r];
+    const T wi = c[i] - (s0 + s1);
+    if (wi > wmax) {
+      wmax = wi;
+      t = static_cast<int>(i);
+    }
+  }
+  return t;
+}
+
+/// What restore_feasibility did.
+enum : int { kFeasible = 0, kFeasibleAfterDrops = 1, kCapReached = 2, kEnteringUndone = 3 };
+
+/// After t entered P (last row of the factor, y extended): steps from x towards the
+/// least-squares solution on P, dropping the components that reach zero, until it is
+/// positive (kFeasible: at once; kFeasibleAfterDrops). kCapReached: the iteration cap;
+/// kEnteringUndone: rounding made t itself nonpositive, so it was taken out again and
+/// excluded.
+template <class T, class St>
+NNMF_HD int restore_feasibility(Vec<const T, St> c, Vec<T, St> x, ColumnWorkspace<T, St> ws,
+                                index_t* np_io, int t, int* iters, int max_iter) {
+  Vec<T, St> z = ws.z, w = ws.w, y = ws.y, L = ws.L;
+  Vec<int, St> P = ws.P, state = ws.state;
+  index_t np = *np_io;
+  int result = kFeasible;
+  for (bool first = true;; first = false) {
+    backward_passive(L, np, y, z);
+    bool feasible = true;
+    for (index_t r = 0; r < np; ++r) feasible = feasible && (z[r] > T(0));
+    if (feasible) {
+      for (index_t r = 0; r < np; ++r) x[P[r]] = z[r];
+      break;
+    }
+    if (first && !(z[np - 1] > T(0))) {
+      // Rounding made the entering variable nonpositive although w_t > tol: undo the
+      // addition (the factor's last row; y's prefix stays valid) and keep t out until the
+      // passive set shrinks.
+      --np;
+      state[t] = kStateExcluded;
+      result = kEnteringUndone;
+      break;
+    }
+    // Step from x towards z until the first passive component reaches zero.
+    T alpha = T(1);
+    index_t rmin = -1;
+    for (index_t r = 0; r < np; ++r) {
+      if (!(z[r] > T(0))) {
+        const T xp = x[P[r]];
+        const T a = xp / (xp - z[r]);
+        if (rmin < 0 || a < alpha) {
+          alpha = a;
+          rmin = r;
+        }
+      }
+    }
+    index_t first_removed = np;
+    for (index_t r = np - 1; r >= 0; --r) {
+      const int p = P[r];
+      const T xp = x[p] + alpha * (z[r] - x[p]);
+      if (r == rmin || !(xp > T(0))) {
+        x[p] = T(0);
+        state[p] = kStateZero;
+        chol_delete(L, P, np, r, w);
+        --np;
+        first_removed = r;
+      } else {
+        x[p] = xp;
+      }
+    }
+    forward_from(L, P, np, c, y, first_removed);
+    result = kFeasibleAfterDrops;
+    if (++*iters >= max_iter) {
+      result = kCapReached;
+      break;
+    }
+  }
+  *np_io = np;
+  return result;
+}
+
+/// The Lawson-Hanson iterations from a feasible x on P (factor of G_PP in ws.L, y = L^{-1}
+/// c_P): enter the index of largest w_i while one is above tol. Returns 0 when converged, 1
+/// at the iteration cap.
+template <class T, class St>
+NNMF_HD int active_set_loop(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
+                            ColumnWorkspace<T, St> ws, index_t* np_io, T tol,
+                            const ColumnParams<T>& prm, int* iters) {
+  Vec<T, St> y = ws.y, L = ws.L;
+  Vec<int, St> P = ws.P, state = ws.state;
+  index_t np = *np_io;
+  int status = 0;
+  for (;;) {
+    const int t = entering_index(G, k, c, x, ws, np, tol);
+    if (t < 0) break;  // KKT satisfied to tolerance
+    if (*iters >= prm.max_iter) {
+      status = 1;
+      break;
+    }
+    ++*iters;
     if (!chol_append(G, k, L, P, np, t, T(0), prm.pivot_eps)) {
       state[t] = kStateExcluded;  // numerically dependent on the passive columns
       continue;
@@ -428,74 +539,85 @@ NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
     }
     P[np++] = t;
     state[t] = kStatePassive;
-
-    bool first = true;
-    bool removed_any = false;
-    for (;;) {
-      backward_passive(L, np, y, z);
-      bool feasible = true;
-      for (index_t r = 0; r < np; ++r) feasible = feasible && (z[r] > T(0));
-      if (feasible) {
-        for (index_t r = 0; r < np; ++r) x[P[r]] = z[r];
-        break;
-      }
-      if (first && !(z[np - 1] > T(0))) {
-        // Rounding made the entering variable nonpositive although w_t > tol: undo the
-        // addition (the factor's last row; y's prefix stays valid) and keep t out until the
-        // passive set shrinks.
-        --np;
-        state[t] = kStateExcluded;
-        break;
-      }
-      first = false;
-      // Step from x towards z until the first passive component reaches zero.
-      T alpha = T(1);
-      index_t rmin = -1;
-      for (index_t r = 0; r < np; ++r) {
-        if (!(z[r] > T(0))) {
-          const T xp = x[P[r]];
-          const T a = xp / (xp - z[r]);
-          if (rmin < 0 || a < alpha) {
-            alpha = a;
-            rmin = r;
-          }
-        }
-      }
-      index_t first_removed = np;
-      for (index_t r = np - 1; r >= 0; --r) {
-        const int p = P[r];
-        const T xp = x[p] + alpha * (z[r] - x[p]);
-        if (r == rmin || !(xp > T(0))) {
-          x[p] = T(0);
-          state[p] = kStateZero;
-          chol_delete(L, P, np, r, w);
-          --np;
-          first_removed = r;
-        } else {
-          x[p] = xp;
-        }
-      }
-      removed_any = true;
-      forward_from(L, P, np, c, y, first_removed);
-      if (++iters >= prm.max_iter) {
-        status = 1;
-        break;
-      }
+    const int r = restore_feasibility(c, x, ws, &np, t, iters, prm.max_iter);
+    if (r == kCapReached) {
+      status = 1;
+      break;
     }
-    if (status) break;
-    if (removed_any) {
+    if (r == kFeasibleAfterDrops) {  // P shrank: excluded indices may enter again
       for (index_t i = 0; i < k; ++i)
         if (state[i] == kStateExcluded) state[i] = kStateZero;
     }
   }
+  *np_io = np;
+  return status;
+}
 
+/// The passive set P[0..np) as bits (ceil(k/64) words).
+template <class St, class SupportPtr>
+NNMF_HD void write_support(index_t k, Vec<int, St> P, index_t np, SupportPtr support_out) {
+  const index_t words = (k + 63) / 64;
   for (index_t q = 0; q < words; ++q) support_out[q] = 0;
   for (index_t r = 0; r < np; ++r) {
     const int p = P[r];
     support_out[p >> 6] |= std::uint64_t{1} << (p & 63);
   }
+}
+
+/// nnls_column from a factor of G_PP already in ws (ws.L, ws.P[0..np) with their states
+/// kStatePassive, the others kStateZero, x zeroed) and ws.y = L^{-1} c_P: what nnls_column
+/// does once it has factored its starting set.
+template <class T, class St, class SupportPtr>
+NNMF_HD int nnls_column_from(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
+                             ColumnWorkspace<T, St> ws, index_t np, T tol, SupportPtr support_out,
+                             const ColumnParams<T>& prm, int* iters_out) {
+  int iters = drop_nonpositive(c, x, ws, &np);
+  const int status = active_set_loop(G, k, c, x, ws, &np, tol, prm, &iters);
+  write_support(k, ws.P, np, support_out);
   *iters_out = iters;
   return status;
+}
+
+/// Lawson-Hanson NNLS for one column on the normal equations:
+///   minimise 1/2 s^T G s - c^T s  subject to  s >= 0.
+/// G: k x k column-major (ld = k), symmetric PSD. On return x holds the solution (x > 0 exactly
+/// on the passive set, 0 elsewhere) and the passive set is written as bits to support_out
+/// (ceil(k/64) words). warm (same layout) may be null. Returns 0 when converged, 1 when the
+/// iteration cap was reached (x then is feasible but not optimal), and 1 with x = 0 when c
+/// has a NaN or infinite entry (never a silent "converged" zero). *iters gets the count.
+///
+/// Tolerance. The optimality test w_i <= tol_rel * max_i |c_i| is relative to the column's own
+/// scale, with no absolute floor above the smallest normal number: the solution of
+/// (G, s c) is s times that of (G, c) for any s > 0 (exactly for powers of two). Callers make
+/// G and c well scaled (nnls.cpp: powers of two on the columns of A and on X), since the
+/// choice of the entering index, argmax w_i, is relative to the scale of column i.
+///
+/// Starting set. With a warm start, the previous support. Without one, and when Lfull (the
+/// factor of the whole of G from chol_full) is given, the column first solves the
+/// unconstrained problem G z = c with it (2 k^2 flops); when at least two thirds of z are
+/// positive (dense solutions, where adding indices one at a time would take |T| steps) the
+/// positive set is the start, otherwise the empty set. Every start ends at the same optimum:
+/// the start only changes how many active-set steps are taken.
+///
+/// The Cholesky factor L of G_PP grows by one row per entering index, and y = L^{-1} c_P is
+/// kept alongside it: an entering index costs one new row of L and one entry of y (O(|P|)
+/// dot products of length |P|) plus a back substitution, not a full refactorisation.
+template <class T, class St, class SupportPtr, class WarmPtr>
+NNMF_HD int nnls_column(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
+                        ColumnWorkspace<T, St> ws, WarmPtr warm, const T* Lfull,
+                        SupportPtr support_out, const ColumnParams<T>& prm, int* iters_out) {
+  T tol;
+  if (!column_tolerance(k, c, x, ws.state, prm.tol_rel, &tol)) {
+    write_support(k, ws.P, 0, support_out);
+    *iters_out = 0;
+    return 1;
+  }
+  index_t np = 0;
+  if (mark_start(k, c, ws, warm, Lfull)) {
+    np = factor_start(G, k, ws, warm != nullptr, Lfull, prm.pivot_eps);
+    forward_passive(ws.L, ws.P, np, c, ws.y);
+  }
+  return nnls_column_from(G, k, c, x, ws, np, tol, support_out, prm, iters_out);
 }
 
 /// Factor of the masked solve for one support T (given as bits): P[0..np) lists T and L holds

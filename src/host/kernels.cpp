@@ -289,6 +289,28 @@ bool column_tolerance(const T* c, index_t k, T tol_rel, T* tol) {
   return true;
 }
 
+/// Column j by the scalar solver from the factor and solve of its warm start on lane l (the
+/// point nnls_column reaches after factoring that start: the same steps from there on).
+template <class T>
+void continue_column(const ColumnBatch<T>& b, index_t j, const Lanes<T, kLanes>& lanes, int l, T tol,
+                     ColumnWorkspace<T, UnitStride> ws, index_t* iters, index_t* limited) {
+  const UnitStride u{};
+  const index_t k = b.k, np = lanes.np(l);
+  Vec<const T, UnitStride> c{b.C.data + j * b.C.ld, u};
+  Vec<T, UnitStride> x{b.S.data + j * b.S.ld, u};
+  for (index_t i = 0; i < k; ++i) {
+    x[i] = T(0);
+    ws.state[i] = kStateZero;
+  }
+  lanes.export_lane(l, ws);
+  for (index_t r = 0; r < np; ++r) ws.state[ws.P[r]] = kStatePassive;
+  int it = 0;
+  const int st = nnls_column_from(b.G, k, c, x, ws, np, tol, b.support + j * ((k + 63) / 64), b.prm, &it);
+  b.status[j] = static_cast<std::uint8_t>(st);
+  *iters += it;
+  *limited += st;
+}
+
 /// Columns j[0..n) (n <= kLanes) warm-started at their previous supports, on the lanes: a
 /// column whose support is still optimal is done with one factor and one solve (no
 /// iteration, the scalar solver's bits); the others go through the scalar solver.
@@ -315,7 +337,10 @@ void solve_warm_group(const ColumnBatch<T>& b, const index_t* j, int n, Lanes<T,
   lanes.require_optimal(b.G, c, tol);
   for (int l = 0; l < n; ++l) {
     if (!lanes.ok(l)) {
-      solve_column(b, j[l], ws, iters, limited);
+      if (lanes.factored(l))
+        continue_column(b, j[l], lanes, l, tol[l], ws, iters, limited);
+      else
+        solve_column(b, j[l], ws, iters, limited);
       continue;
     }
     T* x = b.S.data + j[l] * b.S.ld;

@@ -33,6 +33,7 @@ class Lanes {
       : k_(k),
         L_(static_cast<std::size_t>(tri_off(k) * W)),
         y_(static_cast<std::size_t>(k * W)),
+        z_(static_cast<std::size_t>(k * W)),
         col_(static_cast<std::size_t>(k * W)),
         P_(static_cast<std::size_t>(k * W)),
         out_(static_cast<std::size_t>(k * W)) {}
@@ -55,7 +56,7 @@ class Lanes {
       np_[l] = np;
       npmax_ = std::max(npmax_, np);
       for (index_t r = np; r < k_; ++r) P[r] = 0;  // padding reads G's first entry times 0
-      ok_[l] = true;
+      ok_[l] = factored_[l] = true;
     }
   }
 
@@ -69,10 +70,10 @@ class Lanes {
         if (j >= np_[l]) continue;
         const T d2 = Lj[l];
         const T gjj = G[static_cast<index_t>(lane_P(l)[j]) * (k_ + 1)];
-        if (!(d2 > pivot_eps * gjj) || !(d2 > threshold[l]) || !(d2 > T(0))) ok_[l] = false;
+        if (!(d2 > pivot_eps * gjj) || !(d2 > threshold[l]) || !(d2 > T(0))) fail(l);
       }
       T inv[W];
-      for (int l = 0; l < W; ++l) inv[l] = T(1) / std::sqrt(ok_[l] ? Lj[l] : T(1));
+      for (int l = 0; l < W; ++l) inv[l] = T(1) / std::sqrt(factored_[l] ? Lj[l] : T(1));
       for (int l = 0; l < W; ++l) Lj[l] = inv[l];
       for (index_t i = j + 1; i < npmax_; ++i) {
         T* Lij = at(tri_off(i) + j);
@@ -94,23 +95,36 @@ class Lanes {
     }
   }
 
-  /// y (passive order, lane-interleaved) = G_TT^{-1} b_T for b = rhs[l] (unit stride): the
-  /// forward_passive / backward_passive pair of the scalar solver.
+  /// z (passive order) = G_TT^{-1} b_T for b = rhs[l] (unit stride), by way of y = L^{-1} b_T:
+  /// the forward_passive / backward_passive pair of the scalar solver.
   void solve(const T* const* rhs) {
     for (index_t r = 0; r < npmax_; ++r) {
       T* yr = yv(r);
       for (int l = 0; l < W; ++l) yr[l] = r < np_[l] ? rhs[l][lane_P(l)[r]] : T(0);
     }
     forward();
+    std::copy(y_.begin(), y_.begin() + npmax_ * W, z_.begin());
     backward();
   }
 
+  /// False once the lane failed a test; factored(l): its factor at least is sound.
   bool ok(int l) const { return ok_[l]; }
-  void fail(int l) { ok_[l] = false; }
+  bool factored(int l) const { return factored_[l]; }
+  void fail(int l) { ok_[l] = factored_[l] = false; }
   index_t np(int l) const { return np_[l]; }
   /// Component r (passive order) of lane l's solution.
-  T z(int l, index_t r) const { return y_[static_cast<std::size_t>(r * W + l)]; }
+  T z(int l, index_t r) const { return z_[static_cast<std::size_t>(r * W + l)]; }
   int P(int l, index_t r) const { return P_[static_cast<std::size_t>(l * k_ + r)]; }
+
+  /// Lane l's factor, T and y = L^{-1} b_T in the scalar solver's layout (column_solver.hpp),
+  /// for it to carry on from there.
+  void export_lane(int l, ColumnWorkspace<T, UnitStride> ws) const {
+    for (index_t e = 0; e < tri_off(np_[l]); ++e) ws.L[e] = L_[static_cast<std::size_t>(e * W + l)];
+    for (index_t r = 0; r < np_[l]; ++r) {
+      ws.P[r] = P(l, r);
+      ws.y[r] = y_[static_cast<std::size_t>(r * W + l)];
+    }
+  }
 
   /// Marks failed the lanes whose solution has a nonpositive component.
   void require_positive() {
@@ -190,30 +204,31 @@ class Lanes {
     }
   }
 
-  /// y = L^{-T} y, rows last to first (tri_backward).
+  /// z = L^{-T} z, rows last to first (tri_backward).
   void backward() {
     for (index_t r = npmax_ - 1; r >= 0; --r) {
       const T* Lr = at(tri_off(r));
-      T* yr = yv(r);
+      T* yr = z_.data() + r * W;
       T zr[W];
       for (int l = 0; l < W; ++l) {
         zr[l] = yr[l] * Lr[r * W + l];
         yr[l] = zr[l];
       }
       for (index_t q = 0; q < r; ++q) {
-        T* yq = yv(q);
+        T* yq = z_.data() + q * W;
         for (int l = 0; l < W; ++l) yq[l] -= Lr[q * W + l] * zr[l];
       }
     }
   }
 
   index_t k_;
-  std::vector<T> L_, y_, col_;  ///< lane-interleaved: entry e of lane l at e * W + l
+  std::vector<T> L_, y_, z_, col_;  ///< lane-interleaved: entry e of lane l at e * W + l
   std::vector<int> P_;          ///< lane l's T at l * k
   std::vector<int> out_;        ///< lane l's indices outside T at l * k
   index_t np_[W] = {};
   index_t npmax_ = 0;
   bool ok_[W] = {};
+  bool factored_[W] = {};
 };
 
 }  // namespace nnmf::detail::host
