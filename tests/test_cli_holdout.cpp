@@ -1,5 +1,6 @@
 // `nnmf fit --holdout-fraction / --holdout / --holdout-out`: masked cross-validation from the
-// command line on the bundled 20 Newsgroups sample (sparse) and the synthetic data (dense).
+// command line on the bundled 20 Newsgroups sample (sparse) and the synthetic data (dense), for
+// Neural NMF and the baselines.
 #include <nlohmann/json.hpp>
 
 #include "test_cli_util.hpp"
@@ -57,12 +58,40 @@ TEST_F(CliHoldout, FractionOnDenseDataAndTheSummaryLine) {
   for (double v : held_out_errors(rep)) EXPECT_GT(v, 0);
 }
 
+/// The baselines on the 20 News sample with --holdout-fraction: every layer scored, the same
+/// set and errors again for the same seed, and the written set gives the same fit.
+TEST_F(CliHoldout, BaselinesOnSparseTextAreScoredAndRepeatable) {
+  const std::vector<std::pair<std::string, std::string>> methods = {
+      {"ssnmf", "--ranks 8"}, {"nmf", "--ranks 8"}, {"deep", "--ranks 8,3"}, {"hnmf", "--ranks 8,3"}};
+  for (const auto& [method, ranks] : methods) {
+    const std::string common = "fit " + news_ + " " + ranks + " --method " + method + " --epochs 30 --seed 5 -o ";
+    const CliRun r = run(common + p(method + "1") + " --holdout-fraction 0.1 --holdout-out " + p(method + ".mtx"));
+    ASSERT_EQ(r.status, 0) << method << "\n" << r.output;
+    EXPECT_NE(r.output.find("held-out "), std::string::npos) << method << "\n" << r.output;
+    std::ifstream f(p(method + "1/report.json"));
+    const auto a = nlohmann::json::parse(f);
+    const auto e = held_out_errors(a);
+    ASSERT_EQ(e.size(), ranks == "--ranks 8" ? 1u : 2u) << method;
+    for (double v : e) {
+      EXPECT_GT(v, 0) << method;
+      EXPECT_LT(v, 2) << method;
+    }
+    EXPECT_GT(a["held_out"]["entries"].get<long>(), 1000) << method;
+    ASSERT_EQ(run(common + p(method + "2") + " --holdout-fraction 0.1 -q").status, 0) << method;
+    ASSERT_EQ(run(common + p(method + "3") + " --holdout " + p(method + ".mtx") + " -q").status, 0) << method;
+    for (const std::string& again : {method + "2", method + "3"}) {
+      std::ifstream g(p(again + "/report.json"));
+      EXPECT_EQ(held_out_errors(nlohmann::json::parse(g)), e) << again;
+      EXPECT_EQ(slurp(p(method + "1/A0.mtx")), slurp(p(again + "/A0.mtx"))) << again;
+    }
+  }
+}
+
 TEST_F(CliHoldout, MisuseIsAUsageError) {
   const std::string fit = "fit " + syn_ + "X.mtx --ranks 9,4 -q -o " + p("o") + " ";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--holdout-fraction 0.1 --holdout " + p("H.mtx"), "--holdout and --holdout-fraction: give one"},
       {"--holdout-out " + p("H.mtx"), "--holdout-out needs --holdout-fraction"},
-      {"--holdout-fraction 0.1 --method nmf", "--holdout-fraction: --method neural only"},
       {"--holdout-fraction 0", "--holdout-fraction must lie in (0, 1)"},
   };
   for (const auto& [args, expect] : cases) {
@@ -70,6 +99,10 @@ TEST_F(CliHoldout, MisuseIsAUsageError) {
     EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
   }
+  const CliRun anls = run("fit " + syn_ + "X.mtx --ranks 9 -q -o " + p("o") + " --method nmf --set anls=1 --holdout-fraction 0.1");
+  EXPECT_EQ(anls.status, 2) << anls.output;
+  EXPECT_NE(anls.output.find("--method nmf with --holdout/--holdout-fraction fits by masked multiplicative updates; "
+                             "--set anls=1 does not apply"), std::string::npos) << anls.output;
   write("bad.mtx", "%%MatrixMarket matrix coordinate pattern general\n3 3 1\n1 1\n");
   const CliRun r = run(fit + "--holdout " + p("bad.mtx"));
   EXPECT_EQ(r.status, 1) << r.output;

@@ -4,14 +4,18 @@
 //
 // Semi-supervised NMF (Lee, Yoo & Choi 2010; Neural NMF paper eq. 1.3):
 //   min_{A, S, B >= 0}  ||W (.) (X - A S)||_F^2 + lambda ||Z (.) (Y - B S)||_F^2
-// with W a 0/1 missing-data mask on X (dense X only), Y the one-hot labels (c x m) and Z the
+// with W a 0/1 missing-data mask on X (a dense data_mask on dense X, or the complement of a
+// sparse held-out set H on dense or sparse X), Y the one-hot labels (c x m) and Z the
 // label mask (column j of Z is all ones when the label of column j is known). Solved by the
 // multiplicative updates
 //   A <- A (.) [(W(.)X) S^T] / [(W(.)(A S)) S^T]
 //   S <- S (.) [A^T (W(.)X) + lambda B^T (Z(.)Y)] / [A^T (W(.)(A S)) + lambda B^T (Z(.)(B S))]
 //   B <- B (.) [(Z(.)Y) S^T] / [(Z(.)(B S)) S^T]
 // each of which does not increase the objective (Lee & Seung's auxiliary-function argument
-// applies to nonnegatively weighted least squares).
+// applies to nonnegatively weighted least squares). With a held-out set H nothing n x m is
+// formed: W(.)X is X with H's entries dropped and W(.)(A S) = A S - P_H(A S), so that e.g.
+// A^T (W(.)(A S)) = (A^T A) S - A^T P_H(A S) with P_H(A S) the |H| sampled entries of A S.
+// Plain NMF with held-out entries is SSNMF without supervision (masked MU).
 //
 // Hierarchical NMF: NMF of X with rank k0 (X ~ A0 S0), then NMF of S(l-1) with rank kl
 // (S(l-1) ~ Al Sl), and SSNMF instead of NMF at the last layer when labels are given.
@@ -33,6 +37,7 @@
 #include <vector>
 
 #include "nnmf/context.hpp"
+#include "nnmf/held_out.hpp"
 #include "nnmf/matrix.hpp"
 #include "nnmf/model.hpp"
 #include "nnmf/nmf.hpp"
@@ -55,6 +60,10 @@ struct SsnmfOptions {
   std::optional<Supervision> supervision;
   /// 0/1 missing-data mask W on X (rows x cols, column-major); dense X only. Empty = all observed.
   std::vector<std::uint8_t> data_mask;
+  /// Held-out entries H of X (dense or sparse X; include/nnmf/held_out.hpp): never read, left
+  /// out of the objective (W = 0 on H). Not together with data_mask. Score the fit on them with
+  /// held_out_errors (model.hpp). Empty = nothing held out.
+  HeldOut held_out;
   int max_iter = 500;
   /// Stop when the relative decrease of the objective falls below rel_tol (0 = never).
   double rel_tol = 1e-6;
@@ -71,7 +80,7 @@ struct SsnmfResult {
   Matrix<T> A;  ///< N x k
   Matrix<T> S;  ///< k x m
   Matrix<T> B;  ///< c x k; empty without supervision
-  /// ||W(.)(X - A S)||^2 + lambda ||Z(.)(Y - B S)||^2 after each iteration.
+  /// ||W(.)(X - A S)||^2 + lambda ||Z(.)(Y - B S)||^2 after each iteration (W = 0 on held_out).
   std::vector<double> objective;
   int iterations = 0;
 };
@@ -79,7 +88,7 @@ struct SsnmfResult {
 /// SSNMF of X (N x m, dense or sparse) with rank k, 1 <= k <= min(N, m). Throws
 /// InvalidArgument / DimensionMismatch naming the argument for bad data or options (labels
 /// of the wrong length or out of range, a mask with entries other than 0/1, a mask on
-/// sparse X, ...).
+/// sparse X, a held-out set of another shape or unsorted, data_mask and held_out together, ...).
 template <class T>
 SsnmfResult<T> ssnmf(const Context& ctx, MatrixView<const T> X, index_t k, const SsnmfOptions& opts = {});
 template <class T>
@@ -107,7 +116,10 @@ struct HierarchicalNmfOptions {
   NmfOptions nmf;
   /// Labels for the last layer, which is then SSNMF (ssnmf settings below) of S(L-1).
   std::optional<Supervision> supervision;
-  SsnmfOptions ssnmf;  ///< its supervision and data_mask members are ignored
+  SsnmfOptions ssnmf;  ///< its supervision, data_mask and held_out members are ignored
+  /// Held-out entries of X (dense or sparse): layer 0 is then factored by masked MU (SSNMF
+  /// without labels, or with them for one layer, by the ssnmf settings) never reading them.
+  HeldOut held_out;
   /// Scale the columns of A(l) so that those of A(0) ... A(l) have unit Euclidean norm (and
   /// the rows of S(l), and B, inversely): the product A0..Al Sl is unchanged, and the next
   /// layer factors an S(l) whose rows weigh each topic by its share of X rather than by an
@@ -136,8 +148,11 @@ struct DeepNmfOptions {
   std::optional<Supervision> supervision;
   /// 0/1 missing-data mask W on X (dense X only); layer 0 is then factored by masked MU.
   std::vector<std::uint8_t> data_mask;
+  /// Held-out entries of X (dense or sparse X), as SsnmfOptions::held_out: layer 0 is factored
+  /// by masked MU in the forward pass and its term of E is masked. Not with data_mask.
+  HeldOut held_out;
   NmfOptions forward;   ///< the forward NMF of each layer (seeded per layer like hierarchical NMF)
-  SsnmfOptions ssnmf;   ///< the forward SSNMF of the last layer (its supervision/mask ignored)
+  SsnmfOptions ssnmf;   ///< the forward SSNMF of the last layer (its supervision/mask/held_out ignored)
   bool normalize = true;  ///< as HierarchicalNmfOptions::normalize, in the forward pass
   int max_iter = 300;     ///< backward multiplicative-update iterations (0 = forward pass only)
   double rel_tol = 1e-6;  ///< stop when the relative decrease of E falls below this

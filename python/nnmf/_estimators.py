@@ -90,11 +90,13 @@ class _Hierarchy(_TransformerMixin, _Base):
 
     # ---- subclass interface: _fit_model(X, y) -> compiled model ----
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, held_out=None):
         """Fits the model to X (n_samples, n_features), dense or sparse, nonnegative. y (one
         label per sample, -1 for unknown) makes the fit (semi-)supervised where the method
-        supports it. Returns self."""
-        return self._fit(X, y)
+        supports it. held_out (a SciPy sparse matrix of X's shape: its nonzero entries; or a
+        boolean mask, True = held out): entries of X the fit never reads, scored in
+        held_out_error_. Returns self."""
+        return self._fit(X, y, held_out=held_out)
 
     def _fit(self, X, y, **fit_params):
         who = f"{type(self).__name__}.fit"
@@ -115,7 +117,39 @@ class _Hierarchy(_TransformerMixin, _Base):
         self._set_fitted(X, extra)
         return self
 
+    def _held_out_set(self, X, held_out, seed, who):
+        """The core's held-out pattern of this fit (None for none)."""
+        frac = self.held_out_fraction
+        if held_out is not None and frac is not None:
+            raise ValueError(f"{who}: held_out and held_out_fraction={frac!r}: give one (a set "
+                             f"of entries, or a share to draw)")
+        if held_out is not None:
+            H = check_held_out(held_out, X.shape, who)
+            if not _any_held_out_value(X, H):
+                raise ValueError(f"{who}: X is 0 on every held-out entry ({H[3].size} entries); "
+                                 f"the held-out error would have nothing to score against")
+            return H
+        if frac is None:
+            return None
+        if not isinstance(frac, numbers.Real) or not 0 < frac < 1:
+            raise ValueError(f"{who}: held_out_fraction must lie in (0, 1), got {frac!r}")
+        H = _fn(X, "random_held_out")(to_core(X), float(frac), seed)
+        if H[3].size == 0:
+            raise ValueError(f"{who}: held_out_fraction={frac!r} holds out no entry of X "
+                             f"(shape {X.shape}, {_nnz(X)} nonzero entries); raise it")
+        return H
+
+    def _held_out_errors(self, model, X, H):
+        """Each layer's error on H (None without a set); before any attribute is set, so that a
+        failure leaves self as it was."""
+        if H is None:
+            return None
+        return list(model.held_out_errors(to_core(X), H, device=self.device, n_threads=int(self.n_threads)))
+
     def _set_fitted(self, X, extra):
+        H = extra.get("held_out")
+        self.held_out_ = None if H is None else held_out_to_user(H, X.shape)
+        self.held_out_error_ = extra.get("held_out_error")
         self.factors_ = self._model.factors
         self.ranks_ = tuple(self._model.ranks)
         self.n_components_ = self.ranks_[-1]
@@ -467,28 +501,6 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
         entries of X the training never reads, scored in held_out_error_. Returns self."""
         return self._fit(X, y, held_out=held_out)
 
-    def _held_out_set(self, X, held_out, seed, who):
-        """The core's held-out pattern of this fit (None for none)."""
-        frac = self.held_out_fraction
-        if held_out is not None and frac is not None:
-            raise ValueError(f"{who}: held_out and held_out_fraction={frac!r}: give one (a set "
-                             f"of entries, or a share to draw)")
-        if held_out is not None:
-            H = check_held_out(held_out, X.shape, who)
-            if not _any_held_out_value(X, H):
-                raise ValueError(f"{who}: X is 0 on every held-out entry ({H[3].size} entries); "
-                                 f"the held-out error would have nothing to score against")
-            return H
-        if frac is None:
-            return None
-        if not isinstance(frac, numbers.Real) or not 0 < frac < 1:
-            raise ValueError(f"{who}: held_out_fraction must lie in (0, 1), got {frac!r}")
-        H = _fn(X, "random_held_out")(to_core(X), float(frac), seed)
-        if H[3].size == 0:
-            raise ValueError(f"{who}: held_out_fraction={frac!r} holds out no entry of X "
-                             f"(shape {X.shape}, {_nnz(X)} nonzero entries); raise it")
-        return H
-
     def _fit_model(self, X, labels, who, held_out=None):
         ranks = _ranks(self.ranks, who)
         _check_ranks_fit(ranks, X, who)
@@ -512,17 +524,7 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
         if len(model.history) >= self.max_iter > 0:
             warnings.warn(f"{type(self).__name__}: reached max_iter={self.max_iter} epochs before "
                           f"the loss settled; raise max_iter", ConvergenceWarning)
-        errors = None
-        if H is not None:  # before any attribute is set: a failure leaves self as it was
-            errors = list(model.held_out_errors(to_core(X), H, device=self.device,
-                                                n_threads=int(self.n_threads)))
-        return model, {"held_out": H, "held_out_error": errors}
-
-    def _set_fitted(self, X, extra):
-        super()._set_fitted(X, extra)
-        H = extra["held_out"]
-        self.held_out_ = None if H is None else held_out_to_user(H, X.shape)
-        self.held_out_error_ = extra["held_out_error"]
+        return model, {"held_out": H, "held_out_error": self._held_out_errors(model, X, H)}
 
     def _epoch_hook(self):
         user, verbose = self.callback, self.verbose
@@ -543,23 +545,29 @@ class NMF(_Hierarchy):
     HALS coordinate descent (``"hals"``: what ``nnmf fit --method nmf`` uses; on large sparse
     data it reaches a given error sooner) or multiplicative updates (``"mu"``). Like
     sklearn.decomposition.NMF: ``components_`` is H (n_components, n_features) and
-    ``transform(X)`` solves W >= 0 for fixed H (NNLS, exact)."""
+    ``transform(X)`` solves W >= 0 for fixed H (NNLS, exact).
+
+    Held-out entries (``fit(X, held_out=H)`` or ``held_out_fraction``, as for NeuralNMF): the
+    fit is then masked multiplicative updates (SSNMF without labels, whatever ``solver``; ANLS
+    and HALS cannot leave entries out), as `nnmf fit --method nmf --holdout`; ``held_out_``
+    and ``held_out_error_`` as for NeuralNMF."""
 
     _supervised = False
 
     def __init__(self, n_components=10, *, init="nndsvd", solver="anls", max_iter=200, tol=1e-6,
-                 random_state=None, device="cpu", n_threads=0, verbose=0):
+                 held_out_fraction=None, random_state=None, device="cpu", n_threads=0, verbose=0):
         self.n_components = n_components
         self.init = init
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
+        self.held_out_fraction = held_out_fraction
         self.random_state = random_state
         self.device = device
         self.n_threads = n_threads
         self.verbose = verbose
 
-    def _fit_model(self, X, labels, who):
+    def _fit_model(self, X, labels, who, held_out=None):
         k = _ranks(self.n_components, who)
         if len(k) != 1:
             raise ValueError(f"{who}: n_components must be one int, got {self.n_components!r}")
@@ -569,16 +577,20 @@ class NMF(_Hierarchy):
             which = f"n_features = {f}" if f <= n else f"n_samples = {n}"
             raise ValueError(f"{who}: n_components = {k} is larger than {which} (X has shape "
                              f"{X.shape}); lower n_components")
+        seed = _seed(self.random_state)
+        held = self._held_out_set(X, held_out, seed, who)
         opts = dict(algorithm=self.solver, init=self.init, max_iter=int(self.max_iter),
-                    rel_tol=float(self.tol), seed=_seed(self.random_state))
+                    rel_tol=float(self.tol), seed=seed)
         W, H, objective, iters = _fn(X, "nmf")(to_core(X), k, opts, device=self.device,
-                                               n_threads=int(self.n_threads))
+                                               n_threads=int(self.n_threads), held_out=held)
         if self.verbose:
             logger.info("NMF: %d iterations, objective %.6g", iters, objective[-1] if objective else 0)
         if iters >= self.max_iter > 0:
             warnings.warn(f"NMF: reached max_iter={self.max_iter} before converging (tol={self.tol})",
                           ConvergenceWarning)
-        return _model_class(X).from_factors([W]), {"n_iter": iters, "objective": objective}
+        model = _model_class(X).from_factors([W])
+        return model, {"n_iter": iters, "objective": objective, "held_out": held,
+                       "held_out_error": self._held_out_errors(model, X, held)}
 
     def _set_fitted(self, X, extra):
         super()._set_fitted(X, extra)
@@ -608,37 +620,43 @@ class _Multilayer(_ClassifierPart, _Hierarchy):
         return dict(ranks=ranks, algorithm=self.solver, init=self.init, max_iter=int(self.max_iter),
                     rel_tol=float(self.tol), seed=_seed(self.random_state))
 
-    def _run(self, name, X, labels, opts):
+    def _run(self, name, X, labels, opts, held_out, who):
         sup = {}
         if labels is not None:
             sup = dict(labels=labels[0].tolist(), known=labels[1].tolist(),
                        num_classes=len(labels[2]), lambda_=float(self.lambda_))
+        H = self._held_out_set(X, held_out, opts["seed"], who)  # one seed for the draw and the fit
         A, _S, B, objective, layer_objective, iters = _fn(X, name)(
-            to_core(X), opts, device=self.device, n_threads=int(self.n_threads), **sup)
+            to_core(X), opts, device=self.device, n_threads=int(self.n_threads), held_out=H, **sup)
         model = _model_class(X).from_factors(A, B)
-        return model, {"n_iter": iters, "objective": objective, "layer_objective": layer_objective}
+        return model, {"n_iter": iters, "objective": objective, "layer_objective": layer_objective,
+                       "held_out": H, "held_out_error": self._held_out_errors(model, X, H)}
 
 
 class HierarchicalNMF(_Multilayer):
     """Hierarchical NMF: NMF of X with rank ranks[0], then NMF of each layer's coefficients;
     semi-supervised NMF at the last layer when fit gets y. ``transform`` is the NNLS forward
-    pass through the fitted factors (as for NeuralNMF)."""
+    pass through the fitted factors (as for NeuralNMF). Held-out entries (``fit(X,
+    held_out=H)`` or ``held_out_fraction``, as for NeuralNMF): layer 0 is fitted by masked
+    multiplicative updates that never read them; ``held_out_error_`` scores every layer."""
 
     def __init__(self, ranks=(20, 6), *, init="nndsvd", solver="anls", max_iter=200, tol=1e-6,
-                 lambda_=1.0, random_state=None, device="cpu", n_threads=0, verbose=0):
+                 lambda_=1.0, held_out_fraction=None, random_state=None, device="cpu", n_threads=0,
+                 verbose=0):
         self.ranks = ranks
         self.init = init
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
         self.lambda_ = lambda_
+        self.held_out_fraction = held_out_fraction
         self.random_state = random_state
         self.device = device
         self.n_threads = n_threads
         self.verbose = verbose
 
-    def _fit_model(self, X, labels, who):
-        model, extra = self._run("hierarchical_nmf", X, labels, self._common_opts(who, X))
+    def _fit_model(self, X, labels, who, held_out=None):
+        model, extra = self._run("hierarchical_nmf", X, labels, self._common_opts(who, X), held_out, who)
         extra["n_iter"] = None  # the per-layer NMFs do not report their iteration counts
         if self.verbose:
             logger.info("HierarchicalNMF: layer objectives %s", extra["layer_objective"])
@@ -661,11 +679,14 @@ class HierarchicalNMF(_Multilayer):
 class DeepNMF(_Multilayer):
     """Deep NMF (after Flenner & Hunter): forward multilayer NMF with max pooling along the
     samples (``pool``), a semi-supervised last layer when fit gets y, then multiplicative-update
-    backpropagation (``backward_max_iter`` iterations)."""
+    backpropagation (``backward_max_iter`` iterations). Held-out entries (``fit(X,
+    held_out=H)`` or ``held_out_fraction``, as for NeuralNMF): layer 0 is fitted, forward and
+    backward, by masked multiplicative updates that never read them; ``held_out_error_``
+    scores every layer."""
 
     def __init__(self, ranks=(20, 6), *, pool=0, init="nndsvd", solver="anls", max_iter=200,
                  tol=1e-6, backward_max_iter=300, backward_tol=1e-6, lambda_=1.0,
-                 random_state=None, device="cpu", n_threads=0, verbose=0):
+                 held_out_fraction=None, random_state=None, device="cpu", n_threads=0, verbose=0):
         self.ranks = ranks
         self.pool = pool
         self.init = init
@@ -675,16 +696,17 @@ class DeepNMF(_Multilayer):
         self.backward_max_iter = backward_max_iter
         self.backward_tol = backward_tol
         self.lambda_ = lambda_
+        self.held_out_fraction = held_out_fraction
         self.random_state = random_state
         self.device = device
         self.n_threads = n_threads
         self.verbose = verbose
 
-    def _fit_model(self, X, labels, who):
+    def _fit_model(self, X, labels, who, held_out=None):
         opts = self._common_opts(who, X)
         opts.update(pool=int(self.pool), backward_max_iter=int(self.backward_max_iter),
                     backward_rel_tol=float(self.backward_tol))
-        model, extra = self._run("deep_nmf", X, labels, opts)
+        model, extra = self._run("deep_nmf", X, labels, opts, held_out, who)
         if self.verbose:
             logger.info("DeepNMF: %d backward iterations", extra["n_iter"])
         return model, extra

@@ -477,12 +477,32 @@ py::tuple random_held_out_impl(const py::object& X, double fraction, std::uint64
   return held_out_to_python(H);
 }
 
+/// NMF with held-out entries: masked multiplicative updates (SSNMF without labels), as
+/// `nnmf fit --method nmf --holdout`; the NMF options' iterations, tolerance, seed and start.
 template <class T>
-py::tuple nmf_impl(const py::object& X, index_t k, py::dict opts, const std::string& device, int threads) {
+py::tuple masked_nmf(const Data<T>& d, index_t k, const nnmf::NmfOptions& n, nnmf::HeldOut H,
+                     const std::string& device, int threads) {
+  nnmf::SsnmfOptions s;
+  s.max_iter = n.max_iter;
+  s.rel_tol = n.rel_tol;
+  s.seed = n.seed;
+  s.init = n.init == nnmf::NmfInit::nndsvd ? nnmf::SsnmfInit::nmf : nnmf::SsnmfInit::random;
+  s.held_out = std::move(H);
+  std::optional<nnmf::SsnmfResult<T>> r;
+  r.emplace(without_gil(d, device, threads,
+                        [&](const auto& ctx, const auto& x) { return nnmf::ssnmf<T>(ctx, x, k, s); }));
+  return py::make_tuple(to_numpy<T>(std::move(r->A)), to_numpy<T>(std::move(r->S)), r->objective,
+                        r->iterations);
+}
+
+template <class T>
+py::tuple nmf_impl(const py::object& X, index_t k, py::dict opts, const std::string& device, int threads,
+                   const py::object& held_out) {
   Options o(std::move(opts));
   const nnmf::NmfOptions n = nmf_options(o);
   o.done("nmf");
   const Data<T> d = to_data<T>(X, "X");
+  if (!held_out.is_none()) return masked_nmf<T>(d, k, n, to_held_out(held_out), device, threads);
   std::optional<nnmf::NmfResult<T>> r;
   r.emplace(without_gil(d, device, threads,
                         [&](const auto& ctx, const auto& x) { return nnmf::nmf<T>(ctx, x, k, n); }));
@@ -538,9 +558,10 @@ nnmf::SsnmfOptions ssnmf_options(Options& o) {
 template <class T>
 py::tuple hierarchical_impl(const py::object& X, py::dict opts, const std::string& device, int threads,
                             const py::object& labels, const py::object& known, int num_classes,
-                            double lambda) {
+                            double lambda, const py::object& held_out) {
   Options o(std::move(opts));
   nnmf::HierarchicalNmfOptions h;
+  h.held_out = to_held_out(held_out);
   h.ranks = o.get("ranks", std::vector<index_t>{});
   h.nmf = nmf_options(o);
   h.ssnmf = ssnmf_options(o);
@@ -554,9 +575,11 @@ py::tuple hierarchical_impl(const py::object& X, py::dict opts, const std::strin
 
 template <class T>
 py::tuple deep_impl(const py::object& X, py::dict opts, const std::string& device, int threads,
-                    const py::object& labels, const py::object& known, int num_classes, double lambda) {
+                    const py::object& labels, const py::object& known, int num_classes, double lambda,
+                    const py::object& held_out) {
   Options o(std::move(opts));
   nnmf::DeepNmfOptions p;
+  p.held_out = to_held_out(held_out);
   p.ranks = o.get("ranks", std::vector<index_t>{});
   p.pool = o.get<index_t>("pool", 0);
   p.max_iter = o.get("backward_max_iter", p.max_iter);
@@ -611,9 +634,9 @@ PYBIND11_MODULE(_nnmf, m) {
         py::arg("support"), py::arg("grad_X"), py::arg("compute_dA") = true,
         py::arg("compute_dB") = true, py::arg("device") = "cpu", py::arg("n_threads") = 0);
   m.def("nmf64", &nmf_impl<double>, py::arg("X"), py::arg("k"), py::arg("options"),
-        py::arg("device") = "cpu", py::arg("n_threads") = 0);
+        py::arg("device") = "cpu", py::arg("n_threads") = 0, py::arg("held_out") = py::none());
   m.def("nmf32", &nmf_impl<float>, py::arg("X"), py::arg("k"), py::arg("options"),
-        py::arg("device") = "cpu", py::arg("n_threads") = 0);
+        py::arg("device") = "cpu", py::arg("n_threads") = 0, py::arg("held_out") = py::none());
   m.def("random_held_out64", &random_held_out_impl<double>, py::arg("X"), py::arg("fraction"), py::arg("seed"));
   m.def("random_held_out32", &random_held_out_impl<float>, py::arg("X"), py::arg("fraction"), py::arg("seed"));
   m.def("npmi64", &npmi_impl<double>, py::arg("X"), py::arg("topics"));
@@ -624,14 +647,16 @@ PYBIND11_MODULE(_nnmf, m) {
         py::arg("n_threads") = 0);
   m.def("hierarchical_nmf64", &hierarchical_impl<double>, py::arg("X"), py::arg("options"),
         py::arg("device") = "cpu", py::arg("n_threads") = 0, py::arg("labels") = py::none(),
-        py::arg("known") = py::none(), py::arg("num_classes") = 0, py::arg("lambda_") = 1.0);
+        py::arg("known") = py::none(), py::arg("num_classes") = 0, py::arg("lambda_") = 1.0,
+        py::arg("held_out") = py::none());
   m.def("hierarchical_nmf32", &hierarchical_impl<float>, py::arg("X"), py::arg("options"),
         py::arg("device") = "cpu", py::arg("n_threads") = 0, py::arg("labels") = py::none(),
-        py::arg("known") = py::none(), py::arg("num_classes") = 0, py::arg("lambda_") = 1.0);
+        py::arg("known") = py::none(), py::arg("num_classes") = 0, py::arg("lambda_") = 1.0,
+        py::arg("held_out") = py::none());
   m.def("deep_nmf64", &deep_impl<double>, py::arg("X"), py::arg("options"), py::arg("device") = "cpu",
         py::arg("n_threads") = 0, py::arg("labels") = py::none(), py::arg("known") = py::none(),
-        py::arg("num_classes") = 0, py::arg("lambda_") = 1.0);
+        py::arg("num_classes") = 0, py::arg("lambda_") = 1.0, py::arg("held_out") = py::none());
   m.def("deep_nmf32", &deep_impl<float>, py::arg("X"), py::arg("options"), py::arg("device") = "cpu",
         py::arg("n_threads") = 0, py::arg("labels") = py::none(), py::arg("known") = py::none(),
-        py::arg("num_classes") = 0, py::arg("lambda_") = 1.0);
+        py::arg("num_classes") = 0, py::arg("lambda_") = 1.0, py::arg("held_out") = py::none());
 }

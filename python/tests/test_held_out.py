@@ -160,3 +160,48 @@ def test_held_out_error_method_checks_its_arguments(synthetic):
     mask = X > 0
     errs = est.held_out_error(X, mask)
     assert len(errs) == 2 and all(np.isfinite(errs))
+
+
+# ---- the baselines: NMF (masked multiplicative updates), HierarchicalNMF, DeepNMF ----
+
+BASELINES = {
+    # estimator and its settings, and the same fit from the CLI
+    "nmf": (lambda **kw: nnmf.NMF(n_components=8, max_iter=30, **kw), ["--ranks", "8", "--epochs", "30"]),
+    "hnmf": (lambda **kw: nnmf.HierarchicalNMF(ranks=(8, 3), max_iter=30, **kw),
+             ["--ranks", "8,3", "--epochs", "30"]),
+    "deep": (lambda **kw: nnmf.DeepNMF(ranks=(8, 3), backward_max_iter=30, **kw),
+             ["--ranks", "8,3", "--epochs", "30"]),
+}
+
+
+@needs_cli
+@pytest.mark.parametrize("method", sorted(BASELINES))
+def test_baseline_held_out_fraction_matches_the_cli(news, tmp_path, method):
+    make, cli_args = BASELINES[method]
+    out = tmp_path / "out"
+    run_cli("fit", os.path.join(news["dir"], "X.mtx"), "--method", method, *cli_args, "--seed", "5",
+            "--threads", "2", "--quiet", "--holdout-fraction", "0.1", "--holdout-out", str(tmp_path / "H.mtx"),
+            "-o", str(out))
+    report = json.loads((out / "report.json").read_text())
+    cli_model = nnmf.NeuralNMF.load(out / "model.nnmf")
+    est = make(held_out_fraction=0.1, random_state=5, n_threads=2).fit(news["X"])
+    assert pattern(est.held_out_) == pattern(scipy.io.mmread(str(tmp_path / "H.mtx")).T)
+    assert_same_fit(est, cli_model, report)
+    assert all(0 < e < 2 for e in est.held_out_error_)
+
+
+@pytest.mark.parametrize("method", sorted(BASELINES))
+def test_baselines_never_read_held_out_values(synthetic, method):
+    make, _ = BASELINES[method]
+    X = synthetic["X"]
+    est = make(held_out_fraction=0.1, random_state=3).fit(X)
+    mask = est.held_out_.toarray()
+    assert mask.any() and not mask.all()
+    other = make(random_state=3).fit(with_held_out_values(X, mask, 1e12), held_out=est.held_out_)
+    for a, b in zip(est.factors_, other.factors_):
+        np.testing.assert_array_equal(a, b)
+    assert other.held_out_error_[0] > 0.99  # scored against the new values
+    plain = make(random_state=3).fit(X)
+    assert plain.held_out_ is None and plain.held_out_error_ is None
+    with pytest.raises(ValueError, match=r"held_out has shape \(87, 90\) but X has shape \(90, 87\)"):
+        make(random_state=3).fit(X, held_out=np.ones((87, 90), dtype=bool))

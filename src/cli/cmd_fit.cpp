@@ -168,14 +168,13 @@ HeldOut read_holdout_file(const FitArgs& a, index_t n, index_t m, const std::vec
   return HeldOut::from_pattern(H.csc);
 }
 
-/// The held-out set of --holdout / --holdout-fraction (Neural NMF on one process), written to
+/// The held-out set of --holdout / --holdout-fraction (every method, one process), written to
 /// --holdout-out when asked.
 template <class T>
 void read_holdout(FitOptions& o, const FitArgs& a, const io::AnyMatrix<T>& X, index_t m,
                   const std::vector<index_t>& cols) {
   const std::string opt = holdout_option(a);
   if (opt.empty()) return;
-  if (a.method != "neural") throw UsageError(opt + ": --method neural only (the baselines take a dense --mask)");
   if (!a.mask.empty()) throw UsageError(opt + " and --mask: give one");
   if (opt == "--holdout") {
     o.held_out = read_holdout_file(a, X.rows(), m, cols);
@@ -578,7 +577,7 @@ void add_fit_model_options(CLI::App* cmd, FitArgs& a) {
   cmd->add_option("--mask", a.mask, "0/1 missing-data mask W (dense N x m Matrix Market)");
   cmd->add_option("--holdout", a.holdout,
                   "held-out entries H (coordinate Matrix Market of X's shape; values ignored): never trained "
-                  "on, scored as held_out_error");
+                  "on, scored as held_out_error (every method; nmf then runs masked multiplicative updates)");
   add_optional_real(cmd, "--holdout-fraction", a.holdout_fraction,
                     "hold out this share (0 < F < 1) of X's nonzero entries and as many zero entries (drawn by --seed)", 0);
   cmd->add_option("--holdout-out", a.holdout_out, "write the held-out entries H used (for reuse with --holdout)");

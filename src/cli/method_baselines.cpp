@@ -69,6 +69,26 @@ std::vector<EpochRecord> history_of(const std::vector<double>& objective,
   return h;
 }
 
+template <class T>
+FitOutcome<T> fit_ssnmf_with(const FitRequest<T>& req, SsnmfOptions o);
+
+/// NMF with held-out entries: masked multiplicative updates (SSNMF without labels), since
+/// ANLS and HALS solve for whole columns and rows of X.
+template <class T>
+FitOutcome<T> fit_nmf_held_out(const FitRequest<T>& req) {
+  if (setting(req.settings, "anls", 0) != 0)
+    throw UsageError("--method nmf with --holdout/--holdout-fraction fits by masked multiplicative updates; "
+                     "--set anls=1 does not apply");
+  SsnmfOptions o;
+  o.seed = req.seed;
+  if (req.iterations > 0) o.max_iter = req.iterations;
+  o.rel_tol = setting(req.settings, "rel_tol", o.rel_tol);
+  if (setting(req.settings, "nndsvd", 1) == 0) o.init = SsnmfInit::random;
+  FitOutcome<T> out = fit_ssnmf_with(req, o);
+  out.settings["algorithm"] = "mu (masked: SSNMF without labels)";
+  return out;
+}
+
 /// One layer of NMF (--method nmf).
 template <class T>
 FitOutcome<T> fit_nmf(const FitRequest<T>& req) {
@@ -78,6 +98,8 @@ FitOutcome<T> fit_nmf(const FitRequest<T>& req) {
   if (req.ranks.size() != 1)
     throw UsageError("--method nmf takes one rank; use --method hnmf for " +
                      std::to_string(req.ranks.size()) + " layers");
+  if (!req.neural.data_mask.empty()) throw UsageError("--method nmf takes no --mask (use --holdout, or ssnmf)");
+  if (!req.neural.held_out.none()) return fit_nmf_held_out(req);
   NmfOptions o = nmf_options(req.settings, req.seed, req.iterations);
   // HALS by default: on large data it reaches every error sooner than ANLS (and than
   // scikit-learn's cd, bench/nmf_vs_sklearn.py); --set anls=1 for exact blocks.
@@ -103,8 +125,15 @@ FitOutcome<T> fit_ssnmf(const FitRequest<T>& req) {
                      std::to_string(req.ranks.size()) + " layers");
   SsnmfOptions o = ssnmf_options(req.settings, "", req.seed);
   if (req.iterations > 0) o.max_iter = req.iterations;
+  return fit_ssnmf_with(req, o);
+}
+
+/// SSNMF with @p o and the request's labels, mask and held-out set.
+template <class T>
+FitOutcome<T> fit_ssnmf_with(const FitRequest<T>& req, SsnmfOptions o) {
   o.supervision = req.supervision;
   o.data_mask = req.neural.data_mask;
+  o.held_out = req.neural.held_out;
   SsnmfResult<T> r = req.X->sparse ? ssnmf<T>(*req.ctx, req.X->csc, req.ranks[0], o)
                                    : ssnmf<T>(*req.ctx, req.X->dense.view(), req.ranks[0], o);
   if (req.progress) req.progress(r.iterations, o.max_iter, r.objective.back());
@@ -117,6 +146,7 @@ FitOutcome<T> fit_ssnmf(const FitRequest<T>& req) {
   out.settings["iterations"] = r.iterations;
   out.settings["supervision"] = supervision_json(o.supervision);
   out.settings["data_mask"] = !o.data_mask.empty();
+  out.settings["held_out"] = !o.held_out.none();
   return out;
 }
 
@@ -128,7 +158,8 @@ FitOutcome<T> fit_hnmf(const FitRequest<T>& req) {
                  {"algorithm_mu", "rel_tol", "nndsvd", "normalize", "ssnmf_iter", "ssnmf_rel_tol",
                   "ssnmf_init_random", "ssnmf_init_iterations", "ssnmf_mu_eps"},
                  "hnmf");
-  if (!req.neural.data_mask.empty()) throw UsageError("--method hnmf takes no --mask (use ssnmf or deep)");
+  if (!req.neural.data_mask.empty())
+    throw UsageError("--method hnmf takes no --mask (give the entries as --holdout, or use ssnmf or deep)");
   HierarchicalNmfOptions o;
   o.ranks = req.ranks;
   o.seed = req.seed;
@@ -136,6 +167,7 @@ FitOutcome<T> fit_hnmf(const FitRequest<T>& req) {
   o.ssnmf = ssnmf_options(req.settings, "ssnmf_", req.seed);
   o.normalize = setting(req.settings, "normalize", 1) != 0;
   o.supervision = req.supervision;
+  o.held_out = req.neural.held_out;
   MultilayerResult<T> r = req.X->sparse ? hierarchical_nmf<T>(*req.ctx, req.X->csc, o)
                                         : hierarchical_nmf<T>(*req.ctx, req.X->dense.view(), o);
   if (req.progress) req.progress(static_cast<int>(r.A.size()), static_cast<int>(r.A.size()), r.layer_objective.back());
@@ -145,10 +177,11 @@ FitOutcome<T> fit_hnmf(const FitRequest<T>& req) {
   out.B = std::move(r.B);
   out.settings = {{"algorithm", to_string(o.nmf.algorithm)}, {"init", to_string(o.nmf.init)},
                   {"max_iter", o.nmf.max_iter}, {"rel_tol", o.nmf.rel_tol}, {"normalize", o.normalize},
-                  {"layer_objective", r.layer_objective}};
-  if (o.supervision) {
+                  {"layer_objective", r.layer_objective}, {"held_out", !o.held_out.none()}};
+  // Layer 0 runs SSNMF's masked MU (its settings) with held-out entries, the last layer with labels.
+  if (o.supervision || !o.held_out.none()) {
     out.settings["ssnmf"] = ssnmf_json(o.ssnmf);
-    out.settings["supervision"] = supervision_json(o.supervision);
+    if (o.supervision) out.settings["supervision"] = supervision_json(o.supervision);
   }
   return out;
 }
@@ -178,6 +211,7 @@ FitOutcome<T> fit_deep(const FitRequest<T>& req) {
   o.normalize = setting(req.settings, "normalize", 1) != 0;
   o.supervision = req.supervision;
   o.data_mask = req.neural.data_mask;
+  o.held_out = req.neural.held_out;
   MultilayerResult<T> r = req.X->sparse ? deep_nmf<T>(*req.ctx, req.X->csc, o)
                                         : deep_nmf<T>(*req.ctx, req.X->dense.view(), o);
   if (req.progress && !r.objective.empty()) req.progress(r.iterations, o.max_iter, r.objective.back());
@@ -202,7 +236,8 @@ FitOutcome<T> fit_deep(const FitRequest<T>& req) {
                                {"rel_tol", o.forward.rel_tol}}},
                   {"normalize", o.normalize},
                   {"layer_objective", r.layer_objective},
-                  {"data_mask", !o.data_mask.empty()}};
+                  {"data_mask", !o.data_mask.empty()},
+                  {"held_out", !o.held_out.none()}};
   if (o.supervision) {
     out.settings["ssnmf"] = ssnmf_json(o.ssnmf);
     out.settings["supervision"] = supervision_json(o.supervision);
@@ -213,7 +248,8 @@ FitOutcome<T> fit_deep(const FitRequest<T>& req) {
 }  // namespace
 
 void register_baselines(std::map<std::string, Method>& m) {
-  m["nmf"] = {"NMF, one layer: alternating NNLS (or --set algorithm_mu=1: multiplicative updates)",
+  m["nmf"] = {"NMF, one layer: HALS (--set anls=1: alternating NNLS, algorithm_mu=1: multiplicative updates; "
+              "masked multiplicative updates with --holdout)",
               fit_nmf<float>, fit_nmf<double>};
   m["ssnmf"] = {"semi-supervised NMF (Lee, Yoo & Choi), one layer, multiplicative updates",
                 fit_ssnmf<float>, fit_ssnmf<double>};

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/data.hpp"
+#include "core/missing_terms.hpp"
 #include "core/nmf_internal.hpp"
 #include "core/validate.hpp"
 #include "nnmf/error.hpp"
@@ -82,12 +83,27 @@ int checked_classes(const Context& ctx, const char* who, const Supervision& s) {
 void check_mask(const char* who, const std::vector<std::uint8_t>& mask, index_t n, index_t m,
                 bool sparse) {
   if (mask.empty()) return;
-  if (sparse) bad(who, "a missing-data mask needs dense X (a mask on sparse X would densify it)");
+  if (sparse)
+    bad(who, "a missing-data mask needs dense X (a mask on sparse X would densify it); give the missing entries "
+             "as held_out");
   if (static_cast<index_t>(mask.size()) != n * m)
     throw DimensionMismatch(std::string(who) + ": data_mask has " + std::to_string(mask.size()) +
                             " entries, X has " + shape_string(n, m) + " = " + std::to_string(n * m));
   for (std::size_t q = 0; q < mask.size(); ++q)
     if (mask[q] > 1) bad(who, "data_mask entry " + std::to_string(q) + " is not 0 or 1");
+}
+
+/// The missing entries of this process's n x m block: a 0/1 data_mask (dense X only) or a
+/// held-out set (any X), not both.
+void check_missing(const char* who, const std::vector<std::uint8_t>& mask, const HeldOut& held, index_t n,
+                   index_t m, bool sparse) {
+  if (!held.none()) {
+    check_held_out(who, held, n, m);
+    if (!mask.empty())
+      bad(who, "data_mask and held_out are both given; give one (held_out, a sparse set of entries, works on "
+               "dense and sparse X)");
+  }
+  check_mask(who, mask, n, m, sparse);
 }
 
 void check_ssnmf_options(const char* who, const SsnmfOptions& o) {
@@ -261,49 +277,19 @@ DMatrix<T> initial_classifier(const Context& ctx, const DMatrix<T>& S, index_t t
   return random_matrix<T>(ctx, classes, k, scale, rng);
 }
 
-/// The missing-data terms of masked multiplicative updates on dense X (n x m) with a 0/1 mask
-/// W: W (.) X once, and on demand A S with W (.) (A S), or the masked residual.
+/// Scale of the observed entries of X: its mean, or with missing entries the mean of the
+/// observed ones (X holds zeros there); over all processes.
 template <class T>
-struct MaskedTerms {
-  MaskedTerms(const Context& c, const DMatrix<T>& mask, const T* x, index_t rows, index_t cols)
-      : ctx(c), W(mask), X(x), n(rows), m(cols), Xw(c, rows, cols), AS(c, rows, cols), WAS(c, rows, cols) {
-    ops::hadamard<T>(ctx, n * m, W.data(), X, Xw.data());
-  }
-  /// WAS = W (.) (A S).
-  void product(const DMatrix<T>& A, const DMatrix<T>& S) {
-    ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), A.view(), S.view(), T(0), AS.view());
-    ops::hadamard<T>(ctx, n * m, W.data(), AS.data(), WAS.data());
-  }
-  /// ||W (.) (X - A S)||^2 over all processes' columns (WAS is overwritten).
-  double residual(const DMatrix<T>& A, const DMatrix<T>& S) {
-    ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), A.view(), S.view(), T(0), AS.view());
-    ops::masked_diff<T>(ctx, n * m, W.data(), X, AS.data(), WAS.data());
-    return allreduce_sum(ctx, ops::sqnorm<T>(ctx, WAS.view()));
-  }
-
-  const Context& ctx;
-  const DMatrix<T>& W;
-  const T* X;
-  index_t n, m;
-  DMatrix<T> Xw, AS, WAS;
-};
-
-/// Scale of the observed entries of X: its mean, or with a mask W the mean of the entries W
-/// keeps (a mask hides whatever the missing ones hold); over all processes.
-template <class T>
-double observed_mean(const Context& ctx, const PreparedData<T>& X, const DMatrix<T>* W) {
-  if (!W) return X.mean();
-  double sums[2] = {ops::sqnorm<T>(ctx, W->view()),  // W is 0/1: the count of kept entries
-                    ops::dot<T>(ctx, W->size(), W->data(), X.op.dense.data)};
-  allreduce_sum(ctx, sums, 2);
-  return sums[0] > 0 ? sums[1] / sums[0] : 0.0;
+double observed_mean(const PreparedData<T>& X, const MissingTerms<T>* miss) {
+  if (!miss) return X.mean();
+  return miss->observed() > 0 ? X.sum / miss->observed() : 0.0;
 }
 
 /// SSNMF's starting A and S (this process's columns): NMF, or seeded uniform entries drawn as
 /// for the whole matrix (each column the same numbers whatever the split); @p rng is left
 /// after all of them, where the classifier's draws begin.
 template <class T>
-void ssnmf_start(const Context& ctx, const PreparedData<T>& X, index_t k, const DMatrix<T>* W,
+void ssnmf_start(const Context& ctx, const PreparedData<T>& X, index_t k, const MissingTerms<T>* miss,
                  const SsnmfOptions& o, SsnmfState<T>& st, Rng& rng) {
   if (o.init == SsnmfInit::nmf) {
     NmfOptions no;
@@ -318,7 +304,7 @@ void ssnmf_start(const Context& ctx, const PreparedData<T>& X, index_t k, const 
     lift_zeros(ctx, st.S, 1e-3, X.total_cols);
     return;
   }
-  const double scale = std::sqrt(std::max(observed_mean(ctx, X, W), 1e-300) / double(k));
+  const double scale = std::sqrt(std::max(observed_mean(X, miss), 1e-300) / double(k));
   st.A = random_matrix<T>(ctx, X.rows(), k, scale, rng);
   st.S = random_columns<T>(ctx, k, X.cols(), X.first_col, scale, rng);
   rng.skip(static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(X.total_cols - X.first_col - X.cols()));
@@ -335,12 +321,10 @@ struct SsnmfWork {
 /// S <- S (.) [A^T (W(.)X) + lambda B^T (Z(.)Y)] / [A^T (W(.)(A S)) + lambda B^T (Z(.)(B S))]:
 /// per column, no reduction (A^T A is replicated).
 template <class T>
-void ssnmf_update_s(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>& st, MaskedTerms<T>* mt,
+void ssnmf_update_s(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>& st, MissingTerms<T>* miss,
                     ClassifierUpdate<T>* cls, SsnmfWork<T>& w, T eps) {
-  if (mt) {
-    mt->product(st.A, st.S);
-    ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), st.A.view(), mt->Xw.view(), T(0), w.C.view());
-    ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), st.A.view(), mt->WAS.view(), T(0), w.GS.view());
+  if (miss) {
+    miss->s_terms(st.A, st.S, w.C, w.GS);
   } else {
     ops::at_x<T>(ctx, T(1), st.A.view(), X.op, T(0), w.C.view());
     ops::gram<T>(ctx, st.A.view(), w.G.view());
@@ -356,13 +340,10 @@ void ssnmf_update_s(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>&
 /// A <- A (.) [(W(.)X) S^T] / [(W(.)(A S)) S^T], from the sums over all processes' columns.
 /// Leaves R = X S^T and H = S S^T (without a mask) for the objective.
 template <class T>
-void ssnmf_update_a(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>& st, MaskedTerms<T>* mt,
+void ssnmf_update_a(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>& st, MissingTerms<T>* miss,
                     SsnmfWork<T>& w, T eps) {
-  if (mt) {
-    mt->product(st.A, st.S);
-    ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), mt->Xw.view(), st.S.view(), T(0), w.R.view());
-    ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), mt->WAS.view(), st.S.view(), T(0), w.AH.view());
-    allreduce_sum<T>(ctx, {w.R.view(), w.AH.view()});
+  if (miss) {
+    miss->a_terms(st.A, st.S, w.R, w.AH);
   } else {
     ops::x_zt<T>(ctx, T(1), X.op, st.S.view(), T(0), w.R.view());
     ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), st.S.view(), st.S.view(), T(0), w.H.view());
@@ -374,11 +355,11 @@ void ssnmf_update_a(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>&
 
 /// The SSNMF objective after an iteration (R and H from ssnmf_update_a).
 template <class T>
-double ssnmf_objective(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>& st, MaskedTerms<T>* mt,
+double ssnmf_objective(const Context& ctx, const PreparedData<T>& X, SsnmfState<T>& st, MissingTerms<T>* miss,
                        ClassifierUpdate<T>* cls, SsnmfWork<T>& w) {
   double f;
-  if (mt) {
-    f = mt->residual(st.A, st.S);
+  if (miss) {
+    f = miss->residual(st.A, st.S);
   } else {
     // ||X - A S||^2 = ||X||^2 - 2 <A, X S^T> + <A^T A, S S^T>; R and H hold this S.
     ops::gram<T>(ctx, st.A.view(), w.G.view());
@@ -393,17 +374,18 @@ double ssnmf_objective(const Context& ctx, const PreparedData<T>& X, SsnmfState<
   return f;
 }
 
-/// SSNMF of prepared data. W: 0/1 mask (n x m) in the context's memory or null (dense X only).
+/// SSNMF of prepared data. miss: the terms of the missing entries (dense mask or held-out set)
+/// or null.
 /// With several processes each holds its columns of X, S, the labels and W; A and B are
 /// replicated, and every sum over the columns is all-reduced (docs/mpi.md).
 template <class T>
 SsnmfState<T> ssnmf_on_backend(const Context& ctx, const PreparedData<T>& X, index_t k,
-                               const Labels<T>* lab, const DMatrix<T>* W, const SsnmfOptions& o) {
+                               const Labels<T>* lab, MissingTerms<T>* miss, const SsnmfOptions& o) {
   const index_t n = X.rows(), m = X.cols();
   const T eps = static_cast<T>(o.mu_eps);
   SsnmfState<T> st;
   Rng rng(o.seed);
-  ssnmf_start(ctx, X, k, W, o, st, rng);
+  ssnmf_start(ctx, X, k, miss, o, st, rng);
   std::unique_ptr<ClassifierUpdate<T>> cls;
   if (lab) {
     cls = std::make_unique<ClassifierUpdate<T>>(ctx, *lab, k, m);
@@ -413,15 +395,12 @@ SsnmfState<T> ssnmf_on_backend(const Context& ctx, const PreparedData<T>& X, ind
       for (int it = 0; it < 50; ++it) cls->step(st.B, st.S, eps);
   }
   SsnmfWork<T> w(ctx, n, k, m);
-  std::optional<MaskedTerms<T>> mt;
-  if (W) mt.emplace(ctx, *W, X.op.dense.data, n, m);
-  MaskedTerms<T>* mtp = mt ? &*mt : nullptr;
   double prev = std::numeric_limits<double>::infinity();
   for (int it = 1; it <= o.max_iter; ++it) {
-    ssnmf_update_s(ctx, X, st, mtp, cls.get(), w, eps);
-    ssnmf_update_a(ctx, X, st, mtp, w, eps);
+    ssnmf_update_s(ctx, X, st, miss, cls.get(), w, eps);
+    ssnmf_update_a(ctx, X, st, miss, w, eps);
     if (cls) cls->step(st.B, st.S, eps);  // B <- B (.) [(Z(.)Y) S^T] / [(Z(.)(B S)) S^T]
-    const double f = ssnmf_objective(ctx, X, st, mtp, cls.get(), w);
+    const double f = ssnmf_objective(ctx, X, st, miss, cls.get(), w);
     st.objective.push_back(f);
     st.iterations = it;
     if (o.rel_tol > 0 && std::isfinite(prev) && prev - f <= o.rel_tol * prev) break;
@@ -482,10 +461,10 @@ struct Layers {
 
 /// Forward pass of hierarchical NMF (pool <= 1) and Deep NMF: layer l factors X(l) (X, then
 /// S(l-1) or its pooling) by NMF, or by SSNMF at the last layer with labels, or by masked MU
-/// at layer 0 with a mask.
+/// at layer 0 with missing entries (miss).
 template <class T>
 Layers<T> forward_layers(const Context& ctx, const PreparedData<T>& X, const std::vector<index_t>& ranks,
-                         index_t pool, const Labels<T>* lab, const DMatrix<T>* W, NmfOptions nmf_o,
+                         index_t pool, const Labels<T>* lab, MissingTerms<T>* miss, NmfOptions nmf_o,
                          SsnmfOptions ss_o, bool normalize, std::uint64_t seed) {
   const std::size_t L = ranks.size();
   Layers<T> out;
@@ -496,7 +475,7 @@ Layers<T> forward_layers(const Context& ctx, const PreparedData<T>& X, const std
     const index_t k = ranks[l];
     const std::uint64_t s = seed + 1000003ull * l;
     const bool last = l + 1 == L;
-    const DMatrix<T>* mask = l == 0 ? W : nullptr;
+    MissingTerms<T>* mask = l == 0 ? miss : nullptr;
     DMatrix<T> A, S, B;
     double obj;
     if ((last && lab) || mask) {
@@ -553,10 +532,9 @@ MultilayerResult<T> download(Layers<T>&& f) {
 /// + lambda ||Z(.)(Y - B SL)||^2 over every factor, Gauss-Seidel from layer 0 to L, then B.
 template <class T>
 std::vector<double> deep_backward(const Context& ctx, const PreparedData<T>& X, Layers<T>& f,
-                                  index_t pool, const Labels<T>* lab, const DMatrix<T>* W,
+                                  index_t pool, const Labels<T>* lab, MissingTerms<T>* miss,
                                   const DeepNmfOptions& o) {
   const std::size_t L = f.A.size();
-  const index_t n = X.rows(), m = X.cols();
   const T eps = static_cast<T>(o.mu_eps);
   const bool pooling = pool > 1;
   // X(l) for l >= 1: p(S(l-1)) (pooled copy with its argmax columns) or S(l-1) itself.
@@ -576,8 +554,6 @@ std::vector<double> deep_backward(const Context& ctx, const PreparedData<T>& X, 
   }
   std::unique_ptr<ClassifierUpdate<T>> cls;
   if (lab) cls = std::make_unique<ClassifierUpdate<T>>(ctx, *lab, f.A.back().cols(), f.S.back().cols());
-  std::optional<MaskedTerms<T>> mt;
-  if (W) mt.emplace(ctx, *W, X.op.dense.data, n, m);
 
   std::vector<double> history;
   double prev = std::numeric_limits<double>::infinity();
@@ -589,11 +565,8 @@ std::vector<double> deep_backward(const Context& ctx, const PreparedData<T>& X, 
       const index_t rows = A.rows(), k = A.cols(), cols = S.cols();
       // A(l) <- A(l) (.) [X(l) S(l)^T] / [A(l) S(l) S(l)^T]
       DMatrix<T> num_a(ctx, rows, k), den_a(ctx, rows, k), H(ctx, k, k), G(ctx, k, k);
-      if (l == 0 && W) {
-        mt->product(f.A[0], f.S[0]);
-        ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), mt->Xw.view(), S.view(), T(0), num_a.view());
-        ops::gemm<T>(ctx, Trans::N, Trans::T, T(1), mt->WAS.view(), S.view(), T(0), den_a.view());
-        allreduce_sum<T>(ctx, {num_a.view(), den_a.view()});  // sums over the columns
+      if (l == 0 && miss) {
+        miss->a_terms(A, S, num_a, den_a);
       } else {
         if (l == 0)
           ops::x_zt<T>(ctx, T(1), X.op, S.view(), T(0), num_a.view());
@@ -607,10 +580,8 @@ std::vector<double> deep_backward(const Context& ctx, const PreparedData<T>& X, 
       // S(l) <- S(l) (.) [A^T X(l) + J^T (A(l+1) S(l+1)) (+ labels)]
       //                 / [A^T A S(l) + J^T p(S(l)) (+ labels)]
       DMatrix<T> C(ctx, k, cols), num_s(ctx, k, cols), den_s(ctx, k, cols);
-      if (l == 0 && W) {
-        mt->product(f.A[0], f.S[0]);
-        ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), A.view(), mt->Xw.view(), T(0), C.view());
-        ops::gemm<T>(ctx, Trans::T, Trans::N, T(1), A.view(), mt->WAS.view(), T(0), den_s.view());
+      if (l == 0 && miss) {
+        miss->s_terms(A, S, C, den_s);
       } else {
         if (l == 0)
           ops::at_x<T>(ctx, T(1), A.view(), X.op, T(0), C.view());
@@ -641,8 +612,8 @@ std::vector<double> deep_backward(const Context& ctx, const PreparedData<T>& X, 
       ops::mu_update<T>(ctx, S.size(), S.data(), num_s.data(), den_s.data(), eps);
       if (l + 1 < L) repool(l + 1);
       // This layer's term of E at the updated A(l), S(l) (later layers do not change it).
-      if (l == 0 && W) {
-        E += mt->residual(A, S);
+      if (l == 0 && miss) {
+        E += miss->residual(A, S);
       } else if (l == 0) {
         // ||X||^2 - 2 <A^T X, S> + <A^T A S, S>, with C and G at the updated A.
         ops::gemm<T>(ctx, Trans::N, Trans::N, T(1), G.view(), S.view(), T(0), den_s.view());
@@ -669,24 +640,20 @@ std::vector<double> deep_backward(const Context& ctx, const PreparedData<T>& X, 
 
 // ---- entry points on prepared data ------------------------------------------------------------
 
-/// The missing-data mask of this process's n x m columns when any process has one
-/// (collective, so that all take the masked path): an empty mask there means all observed.
-template <class T>
-std::optional<DMatrix<T>> upload_mask(const Context& ctx, const std::vector<std::uint8_t>& mask, index_t n,
-                                      index_t m) {
-  if (allreduce_max(ctx, std::int64_t(!mask.empty())) == 0) return std::nullopt;
-  Matrix<T> h(n, m);
-  for (index_t q = 0; q < h.size(); ++q)
-    h.data()[q] = mask.empty() || mask[static_cast<std::size_t>(q)] ? T(1) : T(0);
-  return DMatrix<T>::upload(ctx, h.view());
-}
+/// The missing entries of a fit: a dense 0/1 mask (column-major n x m, dense X) or a held-out
+/// set (sparse X; on dense X it becomes the mask), as the options give them.
+struct Missing {
+  std::vector<std::uint8_t> mask;
+  HeldOut held;
+};
 
 template <class T>
-SsnmfResult<T> run_ssnmf(const Context& ctx, const PreparedData<T>& X, index_t k, const SsnmfOptions& o) {
+SsnmfResult<T> run_ssnmf(const Context& ctx, const PreparedData<T>& X, index_t k, const SsnmfOptions& o,
+                         const Missing& missing) {
   std::unique_ptr<Labels<T>> lab;
   if (o.supervision) lab = upload_labels<T>(ctx, kSsnmf, *o.supervision);
-  const std::optional<DMatrix<T>> W = upload_mask<T>(ctx, o.data_mask, X.rows(), X.cols());
-  SsnmfState<T> st = ssnmf_on_backend<T>(ctx, X, k, lab.get(), W ? &*W : nullptr, o);
+  const auto miss = missing_terms<T>(ctx, X, missing.mask, missing.held);
+  SsnmfState<T> st = ssnmf_on_backend<T>(ctx, X, k, lab.get(), miss.get(), o);
   SsnmfResult<T> r;
   r.A = st.A.download();
   r.S = st.S.download();
@@ -706,16 +673,23 @@ void check_ssnmf_rank(index_t n, index_t m, index_t k) {
 /// This process's labels and mask against its m columns.
 void check_ssnmf_block(index_t n, index_t m, bool sparse, const SsnmfOptions& o) {
   if (o.supervision) check_supervision(kSsnmf, *o.supervision, m);
-  check_mask(kSsnmf, o.data_mask, n, m, sparse);
+  check_missing(kSsnmf, o.data_mask, o.held_out, n, m, sparse);
 }
 
 template <class T>
 MultilayerResult<T> run_hierarchical(const Context& ctx, const PreparedData<T>& X,
-                                     const HierarchicalNmfOptions& o) {
+                                     const HierarchicalNmfOptions& o, const Missing& missing) {
   std::unique_ptr<Labels<T>> lab;
   if (o.supervision) lab = upload_labels<T>(ctx, kHier, *o.supervision);
-  Layers<T> f = forward_layers<T>(ctx, X, o.ranks, 0, lab.get(), nullptr, o.nmf, o.ssnmf, o.normalize, o.seed);
+  const auto miss = missing_terms<T>(ctx, X, missing.mask, missing.held);
+  Layers<T> f = forward_layers<T>(ctx, X, o.ranks, 0, lab.get(), miss.get(), o.nmf, o.ssnmf, o.normalize, o.seed);
   return download(std::move(f));
+}
+
+/// This process's labels and held-out set against its m columns.
+void check_hierarchical_block(index_t n, index_t m, bool sparse, const HierarchicalNmfOptions& o) {
+  if (o.supervision) check_supervision(kHier, *o.supervision, m);
+  check_missing(kHier, {}, o.held_out, n, m, sparse);
 }
 
 /// The ranks and options against X's N rows and m columns (all processes').
@@ -771,7 +745,7 @@ void check_deep(index_t n, index_t m, const DeepNmfOptions& o) {
 
 /// This process's mask and labels against its m columns (with pooling, its groups' labels).
 void check_deep_block(index_t n, index_t m, bool sparse, const DeepNmfOptions& o) {
-  check_mask(kDeep, o.data_mask, n, m, sparse);
+  check_missing(kDeep, o.data_mask, o.held_out, n, m, sparse);
   if (!o.supervision) return;
   check_supervision(kDeep, *o.supervision, m);
   if (o.pool > 1 && !o.ranks.empty()) {
@@ -794,7 +768,8 @@ void check_deep_split(const Context& ctx, const PreparedData<T>& X, const DeepNm
 }
 
 template <class T>
-MultilayerResult<T> run_deep(const Context& ctx, const PreparedData<T>& X, const DeepNmfOptions& o) {
+MultilayerResult<T> run_deep(const Context& ctx, const PreparedData<T>& X, const DeepNmfOptions& o,
+                             const Missing& missing) {
   const index_t m = X.cols(), pool = o.pool > 1 ? o.pool : 0;
   const auto cols = layer_columns(m, o.ranks.size(), pool);
   std::unique_ptr<Labels<T>> lab;
@@ -802,11 +777,11 @@ MultilayerResult<T> run_deep(const Context& ctx, const PreparedData<T>& X, const
     const Supervision s = group_supervision(*o.supervision, pool ? ipow(pool, o.ranks.size() - 1) : 1, cols.back());
     lab = upload_labels<T>(ctx, kDeep, s);
   }
-  const std::optional<DMatrix<T>> W = upload_mask<T>(ctx, o.data_mask, X.rows(), m);
-  const DMatrix<T>* Wp = W ? &*W : nullptr;
-  Layers<T> f = forward_layers<T>(ctx, X, o.ranks, pool, lab.get(), Wp, o.forward, o.ssnmf, o.normalize, o.seed);
+  const auto miss = missing_terms<T>(ctx, X, missing.mask, missing.held);
+  Layers<T> f = forward_layers<T>(ctx, X, o.ranks, pool, lab.get(), miss.get(), o.forward, o.ssnmf, o.normalize,
+                                  o.seed);
   std::vector<double> hist;
-  if (o.max_iter > 0) hist = deep_backward<T>(ctx, X, f, pool, lab.get(), Wp, o);
+  if (o.max_iter > 0) hist = deep_backward<T>(ctx, X, f, pool, lab.get(), miss.get(), o);
   const int iters = static_cast<int>(hist.size());
   MultilayerResult<T> r = download(std::move(f));
   r.objective = std::move(hist);
@@ -814,22 +789,51 @@ MultilayerResult<T> run_deep(const Context& ctx, const PreparedData<T>& X, const
   return r;
 }
 
+/// Dense X as fitted: a held-out set turned into the mask, and with a mask a copy of X whose
+/// masked entries are 0, so that nothing (the NMF start included) reads them.
 template <class T>
-MatrixView<const T> values_of(MatrixView<const T> X) { return X; }
-template <class T>
-CscView<T> values_of(const CscMatrix<T>& X) { return X.view(); }
+MatrixView<const T> observed(MatrixView<const T> X, Missing& miss, Matrix<T>& copy) {
+  if (!miss.held.none()) {
+    miss.mask = miss.held.to_mask();
+    miss.held = HeldOut{};
+  }
+  if (miss.mask.empty()) return X;
+  copy = Matrix<T>(X.rows, X.cols);
+  for (index_t j = 0; j < X.cols; ++j)
+    for (index_t i = 0; i < X.rows; ++i)
+      copy(i, j) = miss.mask[static_cast<std::size_t>(i + j * X.rows)] ? X(i, j) : T(0);
+  return copy.view();
+}
 
-/// X in the context's memory after @p block_checks (this process's labels and mask) and the
-/// check of X's values ran on every process at once: one failing makes all throw (the others
-/// PeerError), so that none waits in a reduction (docs/mpi.md).
-template <class T, class Data>
-std::unique_ptr<PreparedData<T>> checked_data(const Context& ctx, const char* who, const Data& X,
+/// X in the context's memory after @p block_checks (this process's labels and missing entries)
+/// and the check of X's observed values ran on every process at once: one failing makes all
+/// throw (the others PeerError), so that none waits in a reduction (docs/mpi.md). Dense X with
+/// missing entries is fitted as @p copy (observed()); @p miss may turn into a mask there.
+template <class T>
+std::unique_ptr<PreparedData<T>> checked_data(const Context& ctx, const char* who, MatrixView<const T> X,
+                                              Missing& miss, Matrix<T>& copy,
                                               const std::function<void()>& block_checks) {
+  MatrixView<const T> Xo = X;
   all_or_none(ctx, [&] {
     block_checks();
-    check_values(who, "X", values_of<T>(X), true, ctx.threads());
+    Xo = observed(X, miss, copy);
+    check_values(who, "X", Xo, true, ctx.threads());
   });
-  return prepare(ctx, X);
+  return prepare(ctx, Xo);
+}
+
+/// As above for sparse X, fitted without the held-out entries (@p dropped).
+template <class T>
+std::unique_ptr<PreparedData<T>> checked_data(const Context& ctx, const char* who, const CscMatrix<T>& X,
+                                              const Missing& miss, CscMatrix<T>& dropped,
+                                              const std::function<void()>& block_checks) {
+  const CscMatrix<T>* Xo = &X;
+  all_or_none(ctx, [&] {
+    block_checks();
+    if (!miss.held.none()) Xo = &(dropped = drop_held_out(X, miss.held));
+    check_values(who, "X", Xo->view(), true, ctx.threads());
+  });
+  return prepare(ctx, *Xo);
 }
 
 }  // namespace
@@ -838,57 +842,67 @@ std::unique_ptr<PreparedData<T>> checked_data(const Context& ctx, const char* wh
 template <class T>
 SsnmfResult<T> ssnmf(const Context& ctx, MatrixView<const T> X, index_t k, const SsnmfOptions& opts) {
   detail::check_ssnmf_options(detail::kSsnmf, opts);
-  auto d = detail::checked_data<T>(ctx, detail::kSsnmf, X,
+  detail::Missing miss{opts.data_mask, opts.held_out};
+  Matrix<T> copy;
+  auto d = detail::checked_data<T>(ctx, detail::kSsnmf, X, miss, copy,
                                    [&] { detail::check_ssnmf_block(X.rows, X.cols, false, opts); });
   detail::check_ssnmf_rank(X.rows, d->total_cols, k);
-  return detail::run_ssnmf<T>(ctx, *d, k, opts);
+  return detail::run_ssnmf<T>(ctx, *d, k, opts, miss);
 }
 
 template <class T>
 SsnmfResult<T> ssnmf(const Context& ctx, const CscMatrix<T>& X, index_t k, const SsnmfOptions& opts) {
   detail::check_ssnmf_options(detail::kSsnmf, opts);
-  auto d = detail::checked_data<T>(ctx, detail::kSsnmf, X,
+  const detail::Missing miss{{}, opts.held_out};
+  CscMatrix<T> dropped;
+  auto d = detail::checked_data<T>(ctx, detail::kSsnmf, X, miss, dropped,
                                    [&] { detail::check_ssnmf_block(X.rows(), X.cols(), true, opts); });
   detail::check_ssnmf_rank(X.rows(), d->total_cols, k);
-  return detail::run_ssnmf<T>(ctx, *d, k, opts);
+  return detail::run_ssnmf<T>(ctx, *d, k, opts, miss);
 }
 
 template <class T>
 MultilayerResult<T> hierarchical_nmf(const Context& ctx, MatrixView<const T> X,
                                      const HierarchicalNmfOptions& opts) {
-  auto d = detail::checked_data<T>(ctx, detail::kHier, X, [&] {
-    if (opts.supervision) detail::check_supervision(detail::kHier, *opts.supervision, X.cols);
-  });
+  detail::Missing miss{{}, opts.held_out};
+  Matrix<T> copy;
+  auto d = detail::checked_data<T>(ctx, detail::kHier, X, miss, copy,
+                                   [&] { detail::check_hierarchical_block(X.rows, X.cols, false, opts); });
   detail::check_hierarchical(X.rows, d->total_cols, opts);
-  return detail::run_hierarchical<T>(ctx, *d, opts);
+  return detail::run_hierarchical<T>(ctx, *d, opts, miss);
 }
 
 template <class T>
 MultilayerResult<T> hierarchical_nmf(const Context& ctx, const CscMatrix<T>& X,
                                      const HierarchicalNmfOptions& opts) {
-  auto d = detail::checked_data<T>(ctx, detail::kHier, X, [&] {
-    if (opts.supervision) detail::check_supervision(detail::kHier, *opts.supervision, X.cols());
-  });
+  const detail::Missing miss{{}, opts.held_out};
+  CscMatrix<T> dropped;
+  auto d = detail::checked_data<T>(ctx, detail::kHier, X, miss, dropped,
+                                   [&] { detail::check_hierarchical_block(X.rows(), X.cols(), true, opts); });
   detail::check_hierarchical(X.rows(), d->total_cols, opts);
-  return detail::run_hierarchical<T>(ctx, *d, opts);
+  return detail::run_hierarchical<T>(ctx, *d, opts, miss);
 }
 
 template <class T>
 MultilayerResult<T> deep_nmf(const Context& ctx, MatrixView<const T> X, const DeepNmfOptions& opts) {
-  auto d = detail::checked_data<T>(ctx, detail::kDeep, X,
+  detail::Missing miss{opts.data_mask, opts.held_out};
+  Matrix<T> copy;
+  auto d = detail::checked_data<T>(ctx, detail::kDeep, X, miss, copy,
                                    [&] { detail::check_deep_block(X.rows, X.cols, false, opts); });
   detail::check_deep(X.rows, d->total_cols, opts);
   detail::check_deep_split(ctx, *d, opts);
-  return detail::run_deep<T>(ctx, *d, opts);
+  return detail::run_deep<T>(ctx, *d, opts, miss);
 }
 
 template <class T>
 MultilayerResult<T> deep_nmf(const Context& ctx, const CscMatrix<T>& X, const DeepNmfOptions& opts) {
-  auto d = detail::checked_data<T>(ctx, detail::kDeep, X,
+  const detail::Missing miss{{}, opts.held_out};
+  CscMatrix<T> dropped;
+  auto d = detail::checked_data<T>(ctx, detail::kDeep, X, miss, dropped,
                                    [&] { detail::check_deep_block(X.rows(), X.cols(), true, opts); });
   detail::check_deep(X.rows(), d->total_cols, opts);
   detail::check_deep_split(ctx, *d, opts);
-  return detail::run_deep<T>(ctx, *d, opts);
+  return detail::run_deep<T>(ctx, *d, opts, miss);
 }
 
 template <class T>
