@@ -149,7 +149,8 @@ void Trainer<T>::x_term_gradient(T a, const DMatrix<T>& A0, const DMatrix<T>& C0
     ops::gemm<T>(ctx_, Trans::N, Trans::T, -2 * a, R.view(), V.view(), one, dA0.view());
     return;
   }
-  // dV = 2a (G0 V - C0); dA0 += 2a A0 (V V^T) - 2a X V^T (the X term through Q).
+  // dV = 2a (G0 V - C0); dA0 += 2a A0 (V V^T) - 2a X V^T: the X term through Q, the A0 term
+  // through M_[0] (gradient() applies both once).
   if (set) {
     ops::copy<T>(ctx_, GV.view(), dV.view());
     ops::axpy<T>(ctx_, T(-1), C0.view(), dV.view());
@@ -158,8 +159,7 @@ void Trainer<T>::x_term_gradient(T a, const DMatrix<T>& A0, const DMatrix<T>& C0
     ops::axpy<T>(ctx_, 2 * a, GV.view(), dV.view());
     ops::axpy<T>(ctx_, -2 * a, C0.view(), dV.view());
   }
-  ops::gemm<T>(ctx_, Trans::N, Trans::T, one, V.view(), V.view(), zero, M_[0].view());
-  ops::gemm<T>(ctx_, Trans::N, Trans::N, 2 * a, A0.view(), M_[0].view(), one, dA0.view());
+  ops::gemm<T>(ctx_, Trans::N, Trans::T, 2 * a, V.view(), V.view(), one, M_[0].view());
   ops::axpy<T>(ctx_, -2 * a, V.view(), Q_.view());
   if (held_) {  // the held-out entries' terms: dV -= 2a A0^T E, dA0 -= 2a E V^T
     ops::pattern_tn<T>(ctx_, -2 * a, A0.view(), held_->view(), E.data(), dV.view());
@@ -245,6 +245,7 @@ void Trainer<T>::gradient(const std::vector<DMatrix<T>>& A, const State<T>& st,
     ops::zero<T>(ctx_, dS_[static_cast<std::size_t>(l)].view());
   }
   ops::zero<T>(ctx_, Q_.view());
+  ops::zero<T>(ctx_, M_[0].view());  // the coefficient of A0 in dA0: dA0 += A0 M_[0], once
   const T one(1), zero(0);
 
   // Reconstruction: R = ||X - A0 V0||^2 with V0 = A1 .. AL SL.
@@ -292,10 +293,12 @@ void Trainer<T>::gradient(const std::vector<DMatrix<T>>& A, const State<T>& st,
     const index_t k = ranks_[u];
     ops::masked_solve<T>(ctx_, st.G[u].view(), st.solvers[u]->support(), dS_[u].view(),
                          pivot_eps<T>(k), default_ridge<T>(), Z_[u].view(), nullptr);
-    // dA(l) += S(l-1) Z^T - A(l) (S(l) Z^T + Z S(l)^T)
-    ops::gemm<T>(ctx_, Trans::N, Trans::T, one, st.S[u].view(), Z_[u].view(), zero, M_[u].view());
-    ops::gemm<T>(ctx_, Trans::N, Trans::T, one, Z_[u].view(), st.S[u].view(), one, M_[u].view());
-    ops::gemm<T>(ctx_, Trans::N, Trans::N, T(-1), A[u].view(), M_[u].view(), one, dA[u].view());
+    // dA(l) += S(l-1) Z^T - A(l) (S(l) Z^T + Z S(l)^T); for l = 0 with the terms of
+    // x_term_gradient already in M_[0] (one product with the N x k0 factor A0, not three).
+    const T keep = l == 0 ? one : zero;
+    ops::gemm<T>(ctx_, Trans::N, Trans::T, T(-1), st.S[u].view(), Z_[u].view(), keep, M_[u].view());
+    ops::gemm<T>(ctx_, Trans::N, Trans::T, T(-1), Z_[u].view(), st.S[u].view(), one, M_[u].view());
+    ops::gemm<T>(ctx_, Trans::N, Trans::N, one, A[u].view(), M_[u].view(), one, dA[u].view());
     if (l == 0) {
       ops::axpy<T>(ctx_, one, Z_[0].view(), Q_.view());
     } else {

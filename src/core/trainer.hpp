@@ -79,7 +79,8 @@ class Trainer {
   double x_term(const DMatrix<T>& A0, const DMatrix<T>& G0, const DMatrix<T>& C0,
                 const DMatrix<T>& V, DMatrix<T>& GV, DMatrix<T>& R, DMatrix<T>& E);
   /// Gradient of a * x_term: dV = d/dV (@p set) or dV += d/dV; dA0 += d/dA0 except the term
-  /// in X, which goes to Q_.
+  /// in X, which goes to Q_ (dA0 += X Q^T), and the term in A0, which goes to M_[0]
+  /// (dA0 += A0 M_[0]).
   void x_term_gradient(T a, const DMatrix<T>& A0, const DMatrix<T>& C0, const DMatrix<T>& V,
                        const DMatrix<T>& GV, const DMatrix<T>& R, const DMatrix<T>& E,
                        DMatrix<T>& dV, bool set, DMatrix<T>& dA0);

@@ -58,7 +58,10 @@ void scale_view(MatrixView<T> C, T beta) {
 }
 
 /// Deterministic parallel sum of f(i) for i in [0, n): static ranges per thread, partials
-/// added in thread order.
+/// added in thread order. Within a range, eight running sums (i mod 8) added pairwise at
+/// the end: one chain of dependent additions would bound the sum at an addition's latency per
+/// entry (the line search's norms and inner products over A(0), N x k, took 15% of an epoch
+/// at m = 2000 that way).
 template <class F>
 double ordered_sum(const Context& ctx, index_t n, F f) {
   const int nt = n > kParallelWork ? ctx.threads() : 1;
@@ -67,9 +70,12 @@ double ordered_sum(const Context& ctx, index_t n, F f) {
   {
     const int t = omp_get_thread_num();
     const index_t lo = n * t / nt, hi = n * (t + 1) / nt;
-    double acc = 0;
-    for (index_t i = lo; i < hi; ++i) acc += f(i);
-    part[static_cast<std::size_t>(t)] = acc;
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    index_t i = lo;
+    for (; i + 8 <= hi; i += 8)
+      for (int u = 0; u < 8; ++u) a[u] += f(i + u);
+    for (; i < hi; ++i) a[0] += f(i);
+    part[static_cast<std::size_t>(t)] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
   }
   double s = 0;
   for (double p : part) s += p;
@@ -118,13 +124,40 @@ void transpose(const Context& ctx, MatrixView<const T> A, MatrixView<T> B) {
         for (index_t i = bi; i < std::min(A.rows, bi + bs); ++i) B(j, i) = A(i, j);
 }
 
+/// Scratch of n entries that a calling thread keeps between calls up to 64 MiB (an epoch
+/// calls the sparse products with the same sizes every time: fresh pages cost a fault and a
+/// clearing each), allocated per call above that. Tag tells the users apart.
+template <class T, int Tag>
+T* kept_scratch(std::size_t n, std::vector<T>& local) {
+  thread_local std::vector<T> kept;
+  if (n * sizeof(T) > (std::size_t{64} << 20)) {
+    local.resize(n);
+    return local.data();
+  }
+  if (kept.size() < n) kept.resize(n);
+  return kept.data();
+}
+
+/// The sparse products read or update one k-vector per nonzero, at rows in no order the
+/// hardware can predict: the vector kPrefetchAhead nonzeros ahead is requested early
+/// (measured on 20 Newsgroups, k = 20: 10-15% off a product; the arithmetic is unchanged).
+constexpr index_t kPrefetchAhead = 12;
+
+template <class T>
+inline void prefetch_vector(const T* v, index_t k) {
+  const char* c = reinterpret_cast<const char*>(v);
+  for (std::size_t off = 0; off < static_cast<std::size_t>(k) * sizeof(T); off += 64) __builtin_prefetch(c + off);
+}
+
 /// acc (k) = sum over the entries p of column j of x of values[p] * src[rowind[p] * ld .. + k):
 /// one column of a sparse-times-dense product, gathering contiguous k-vectors.
 template <class T>
 inline void sparse_column_combination(const CscView<T>& x, index_t j, const T* src, index_t ld,
                                       index_t k, T* acc) {
   std::fill(acc, acc + k, T(0));
+  const index_t nnz = x.nnz();
   for (index_t p = x.colptr[j]; p < x.colptr[j + 1]; ++p) {
+    if (p + kPrefetchAhead < nnz) prefetch_vector(src + x.rowind[p + kPrefetchAhead] * ld, k);
     const T v = x.values[p];
     const T* a = src + x.rowind[p] * ld;
     for (index_t q = 0; q < k; ++q) acc[q] += v * a[q];
@@ -135,10 +168,12 @@ template <class T>
 void spmm_tn(const Context& ctx, T alpha, MatrixView<const T> A, const DSparse<T>& X, T beta,
              MatrixView<T> C) {
   const index_t n = A.rows, k = A.cols, m = X.cols();
-  // At (k x n): row i of A contiguous, so each nonzero reads one contiguous k-vector.
-  std::vector<T> At(static_cast<std::size_t>(n * k));
-  for (index_t q = 0; q < k; ++q)
-    for (index_t i = 0; i < n; ++i) At[static_cast<std::size_t>(q + i * k)] = A(i, q);
+  // At (k x n): row i of A contiguous, so each nonzero reads one contiguous k-vector. Written
+  // in its own order (k read streams), not A's (k-strided writes).
+  std::vector<T> local;
+  T* At = kept_scratch<T, 0>(static_cast<std::size_t>(n * k), local);
+  for (index_t i = 0; i < n; ++i)
+    for (index_t q = 0; q < k; ++q) At[q + i * k] = A(i, q);
   const CscView<T>& x = X.csc();
   const int nt = (x.nnz() * k > kParallelWork) ? ctx.threads() : 1;
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -146,7 +181,7 @@ void spmm_tn(const Context& ctx, T alpha, MatrixView<const T> A, const DSparse<T
     std::vector<T> acc(static_cast<std::size_t>(k));
 #pragma omp for schedule(static)
     for (index_t j = 0; j < m; ++j) {
-      sparse_column_combination(x, j, At.data(), k, k, acc.data());
+      sparse_column_combination(x, j, At, k, k, acc.data());
       for (index_t q = 0; q < k; ++q)
         C(q, j) = alpha * acc[q] + (beta == T(0) ? T(0) : beta * C(q, j));
     }
@@ -161,15 +196,19 @@ void spmm_nt_by_columns(const Context&, int nt, T alpha, const DSparse<T>& X,
                         MatrixView<const T> Z, T beta, MatrixView<T> R) {
   const index_t n = X.rows(), m = X.cols(), k = Z.rows;
   const CscView<T>& x = X.csc();
-  std::vector<T> part(static_cast<std::size_t>(nt) * static_cast<std::size_t>(n * k));
+  const std::size_t size = static_cast<std::size_t>(nt) * static_cast<std::size_t>(n * k);
+  std::vector<T> local;
+  T* part = kept_scratch<T, 1>(size, local);
+  std::fill(part, part + size, T(0));
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int t = omp_get_thread_num();
-    T* Rt = part.data() + static_cast<std::size_t>(t) * static_cast<std::size_t>(n * k);  // (k, n)
-    const index_t j0 = m * t / nt, j1 = m * (t + 1) / nt;
+    T* Rt = part + static_cast<std::size_t>(t) * static_cast<std::size_t>(n * k);  // (k, n)
+    const index_t j0 = m * t / nt, j1 = m * (t + 1) / nt, end = x.colptr[j1];
     for (index_t j = j0; j < j1; ++j) {
       const T* z = Z.data + j * Z.ld;
       for (index_t p = x.colptr[j]; p < x.colptr[j + 1]; ++p) {
+        if (p + kPrefetchAhead < end) prefetch_vector(Rt + x.rowind[p + kPrefetchAhead] * k, k);
         const T v = x.values[p];
         T* r = Rt + x.rowind[p] * k;
         for (index_t q = 0; q < k; ++q) r[q] += v * z[q];
