@@ -69,20 +69,21 @@ NNMF_HD T dot_prefix(VA a, index_t ao, VB b, index_t bo, index_t n) {
 }
 
 /// Per-column scratch of nnls_column and masked_solve_column. Reals: z, w, y (k each) and the
-/// packed factor L (k(k+1)/2); ints: P and state (k each).
+/// packed factor L (k(k+1)/2); ints: P, state and cand (k each).
 template <class T, class St>
 struct ColumnWorkspace {
   Vec<T, St> z, w, y, L;
-  Vec<int, St> P, state;
+  Vec<int, St> P, state, cand;
 
   /// Reals and ints needed for rank k.
   NNMF_HD static index_t reals(index_t k) { return 3 * k + k * (k + 1) / 2; }
-  NNMF_HD static index_t ints(index_t k) { return 2 * k; }
+  NNMF_HD static index_t ints(index_t k) { return 3 * k; }
   /// Carves the workspace from @p real and @p ints laid out with stride @p st (element i of
   /// this column's scratch at base[i * stride]).
   NNMF_HD static ColumnWorkspace carve(T* real, int* ints, index_t k, St st) {
     ColumnWorkspace ws{{real, st},         {real + k * st(), st}, {real + 2 * k * st(), st},
-                       {real + 3 * k * st(), st}, {ints, st},         {ints + k * st(), st}};
+                       {real + 3 * k * st(), st}, {ints, st},         {ints + k * st(), st},
+                       {ints + 2 * k * st(), st}};
     return ws;
   }
 };
@@ -417,12 +418,19 @@ template <class T, class St>
 NNMF_HD int entering_index(const T* G, index_t k, Vec<const T, St> c, Vec<T, St> x,
                            ColumnWorkspace<T, St> ws, index_t np, T tol) {
   Vec<T, St> z = ws.z;
-  Vec<int, St> P = ws.P, state = ws.state;
+  Vec<int, St> P = ws.P, state = ws.state, cand = ws.cand;
   for (index_t r = 0; r < np; ++r) z[r] = x[P[r]];
+  // The candidates first, without a branch per index (the states follow no pattern a
+  // branch predictor could learn), then the sums over them.
+  index_t nc = 0;
+  for (index_t i = 0; i < k; ++i) {
+    cand[nc] = static_cast<int>(i);
+    nc += state[i] == kStateZero;
+  }
   int t = -1;
   T wmax = tol;
-  for (index_t i = 0; i < k; ++i) {
-    if (state[i] != kStateZero) continue;
+  for (index_t q = 0; q < nc; ++q) {
+    const index_t i = cand[q];
     const T* Gi = G + i * k;
     T s0 = 0, s1 = 0;
     index_t r = 0;
@@ -432,10 +440,9 @@ NNMF_HD int entering_index(const T* G, index_t k, Vec<const T, St> c, Vec<T, St>
     }
     if (r < np) s0 += Gi[P[r]] * z[r];
     const T wi = c[i] - (s0 + s1);
-    if (wi > wmax) {
-      wmax = wi;
-      t = static_cast<int>(i);
-    }
+    const bool above = wi > wmax;
+    wmax = above ? wi : wmax;
+    t = above ? static_cast<int>(i) : t;
   }
   return t;
 }

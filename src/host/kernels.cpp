@@ -418,6 +418,11 @@ void solve_columns(const ColumnBatch<T>& b, index_t j0, index_t j1, T* real, int
     return;
   }
   std::vector<index_t> order;
+  // The groups take the columns out of order: ask for all of them first.
+  for (index_t j = j0; j < j1; ++j) {
+    prefetch_vector(b.C.data + j * b.C.ld, b.k);
+    prefetch_vector(b.S.data + j * b.S.ld, b.k);
+  }
   by_support_size(b.warm, (b.k + 63) / 64, j0, j1, order);
   for (std::size_t q = 0; q < order.size(); q += kLanes) {
     const int n = static_cast<int>(std::min<std::size_t>(kLanes, order.size() - q));
@@ -548,6 +553,10 @@ index_t masked_solve(const Context& ctx, MatrixView<const T> G, const std::uint6
       if (shared) {
         regularized += masked_shared(b, j0, j1, ws);
         continue;
+      }
+      for (index_t j = j0; j < j1; ++j) {
+        prefetch_vector(D.data + j * D.ld, k);
+        prefetch_vector(Z.data + j * Z.ld, k);
       }
       by_support_size(support, wpc, j0, j1, order);
       for (std::size_t q = 0; q < order.size(); q += kLanes) {
