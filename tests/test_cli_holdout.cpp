@@ -87,6 +87,18 @@ TEST_F(CliHoldout, BaselinesOnSparseTextAreScoredAndRepeatable) {
   }
 }
 
+/// With a held-out set, rel_error is the training error on the observed entries: a masked fit
+/// leaves S free on the held-out entries, so counting them gave 1.05 here (SSNMF, rank 16).
+TEST_F(CliHoldout, RelativeErrorOfAHeldOutFitCountsTheObservedEntries) {
+  const CliRun r = run("fit " + news_ + " --ranks 16 --method ssnmf --holdout-fraction 0.1 --seed 1 -q -o " + p("o"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream f(p("o/report.json"));
+  const auto rep = nlohmann::json::parse(f);
+  const double e = rep["layers"][0]["rel_error"].get<double>();
+  EXPECT_GT(e, 0.5);
+  EXPECT_LT(e, 1.0);
+}
+
 TEST_F(CliHoldout, MisuseIsAUsageError) {
   const std::string fit = "fit " + syn_ + "X.mtx --ranks 9,4 -q -o " + p("o") + " ";
   const std::vector<std::pair<std::string, std::string>> cases = {

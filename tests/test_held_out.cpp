@@ -260,3 +260,48 @@ TEST(HeldOutFit, HeldOutErrorsPredictFromTheForwardPassWithoutTheHeldOutEntries)
 
 }  // namespace
 }  // namespace nnmf::test
+
+namespace nnmf::test {
+namespace {
+
+TEST(HeldOutFit, ObservedErrorsCountOnlyTheEntriesOutsideTheSet) {
+  // Two layers; S free on the held-out entries (as a baseline's masked fit leaves it): the
+  // held-out entries' large residuals must not count.
+  const auto A0 = random_matrix<double>(9, 3, 51), A1 = random_matrix<double>(3, 2, 52);
+  const auto S0 = random_matrix<double>(3, 12, 53), S1 = random_matrix<double>(2, 12, 54);
+  auto X = random_matrix<double>(9, 12, 55);
+  const HeldOut H = HeldOut::from_entries(9, 12, {0, 3, 8, 2, 5}, {1, 4, 11, 11, 0});
+  for (index_t j = 0; j < 12; ++j)
+    for (index_t q = H.col_ptr[j]; q < H.col_ptr[j + 1]; ++q) X(H.row_idx[q], j) = 50.0;  // far off
+  std::vector<double> expect;
+  for (int l = 0; l < 2; ++l) {
+    double rr = 0, xx = 0;
+    for (index_t j = 0; j < 12; ++j)
+      for (index_t i = 0; i < 9; ++i) {
+        bool held = false;
+        for (index_t q = H.col_ptr[j]; q < H.col_ptr[j + 1]; ++q) held = held || H.row_idx[q] == i;
+        if (held) continue;
+        double p = 0;
+        for (index_t r = 0; r < 3; ++r) {
+          const double s = l == 0 ? S0(r, j) : A1(r, 0) * S1(0, j) + A1(r, 1) * S1(1, j);
+          p += A0(i, r) * s;
+        }
+        rr += (X(i, j) - p) * (X(i, j) - p);
+        xx += X(i, j) * X(i, j);
+      }
+    expect.push_back(std::sqrt(rr / xx));
+  }
+  const auto dense = observed_errors<double>(ctx(), X.view(), {A0, A1}, {S0, S1}, H);
+  const auto sparse = observed_errors(ctx(), CscMatrix<double>::from_dense(X.view()), {A0, A1}, {S0, S1}, H);
+  for (int l = 0; l < 2; ++l) {
+    EXPECT_NEAR(dense[l], expect[l], 1e-10) << l;
+    EXPECT_NEAR(sparse[l], expect[l], 1e-10) << l;
+  }
+  // The plain relative error counts the far-off held-out values.
+  EXPECT_LT(dense[0], relative_errors<double>(ctx(), X.view(), {A0, A1}, {S0, S1})[0] - 0.02);
+  EXPECT_THROW(observed_errors<double>(ctx(), X.view(), {A0, A1}, {S0, S1}, HeldOut::from_entries(8, 12, {0}, {0})),
+               DimensionMismatch);
+}
+
+}  // namespace
+}  // namespace nnmf::test

@@ -318,6 +318,18 @@ template <class T>
 std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& model,
                                     MatrixView<const T> X, const HeldOut& H);
 
+/// The training error of each layer on the observed entries, ||P(X - A0..Al Sl)||_F / ||P(X)||_F
+/// with P keeping the entries outside H: what relative_errors is for a fit that held H out
+/// (there the held-out entries were never fitted, so counting them would score the
+/// prediction, not the fit: held_out_errors does that). Throws InvalidArgument when X is 0 on
+/// every observed entry.
+template <class T>
+std::vector<double> observed_errors(const Context& ctx, const CscMatrix<T>& X, const std::vector<Matrix<T>>& A,
+                                    const std::vector<Matrix<T>>& S, const HeldOut& H);
+template <class T>
+std::vector<double> observed_errors(const Context& ctx, MatrixView<const T> X, const std::vector<Matrix<T>>& A,
+                                    const std::vector<Matrix<T>>& S, const HeldOut& H);
+
 /// Index of the largest entry of each column.
 template <class T>
 std::vector<int> argmax_columns(MatrixView<const T> M);

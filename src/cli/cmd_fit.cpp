@@ -233,14 +233,21 @@ void add_coherence(json& j, const io::AnyMatrix<T>& X, const NeuralNmf<T>& model
   j["npmi_topics"] = npmi;
 }
 
-/// "held_out_error" of each layer: ||P_H(X - Xhat_l)|| / ||P_H(X)|| (held_out_errors).
+/// With a held-out set H: "rel_error" of each layer is the training error on the observed
+/// entries (observed_errors: the fit never saw H, whose entries count in held_out_error) and
+/// "held_out_error" = ||P_H(X - Xhat_l)|| / ||P_H(X)|| (held_out_errors).
 template <class T>
 void add_held_out_errors(json& layers, const Context& ctx, const io::AnyMatrix<T>& X, const FitOutcome<T>& out,
                          const HeldOut& H) {
   if (H.none()) return;
+  const auto o = X.sparse ? observed_errors<T>(ctx, X.csc, out.A, out.S, H)
+                          : observed_errors<T>(ctx, X.dense.view(), out.A, out.S, H);
   const auto e = X.sparse ? held_out_errors<T>(ctx, *out.model, X.csc, H)
                           : held_out_errors<T>(ctx, *out.model, X.dense.view(), H);
-  for (std::size_t l = 0; l < e.size(); ++l) layers[l]["held_out_error"] = e[l];
+  for (std::size_t l = 0; l < e.size(); ++l) {
+    layers[l]["rel_error"] = o[l];
+    layers[l]["held_out_error"] = e[l];
+  }
 }
 
 template <class T>

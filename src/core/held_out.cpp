@@ -225,6 +225,47 @@ std::vector<T> values_at(MatrixView<const T> X, const HeldOut& H) {
 
 namespace {
 
+/// D(l) = A0 A1 .. Al for each layer.
+template <class T>
+std::vector<Matrix<T>> dictionaries(const std::vector<Matrix<T>>& A) {
+  std::vector<Matrix<T>> D{A.at(0)};
+  for (std::size_t q = 1; q < A.size(); ++q) {
+    const Matrix<T>& Dp = D.back();
+    const Matrix<T>& Aq = A[q];
+    Matrix<T> N(Dp.rows(), Aq.cols());
+    for (index_t j = 0; j < Aq.cols(); ++j)
+      for (index_t p = 0; p < Aq.rows(); ++p) {
+        const T a = Aq(p, j);
+        if (a == T(0)) continue;
+        for (index_t i = 0; i < Dp.rows(); ++i) N(i, j) += Dp(i, p) * a;
+      }
+    D.push_back(std::move(N));
+  }
+  return D;
+}
+
+/// sum over H of (x_h - (D(l) S(l))_h)^2 for each layer, given P_H(X) as @p x.
+template <class T>
+std::vector<double> held_out_residuals(const std::vector<Matrix<T>>& D, const std::vector<Matrix<T>>& S,
+                                       const HeldOut& H, const std::vector<T>& x) {
+  std::vector<double> out;
+  for (std::size_t l = 0; l < D.size(); ++l) {
+    const Matrix<T>& Dl = D[l];
+    const Matrix<T>& Sl = S.at(l);
+    double rr = 0;
+    for (index_t j = 0; j < H.cols; ++j)
+      for (index_t q = H.col_ptr[static_cast<std::size_t>(j)]; q < H.col_ptr[static_cast<std::size_t>(j) + 1]; ++q) {
+        const index_t i = H.row_idx[static_cast<std::size_t>(q)];
+        double p = 0;
+        for (index_t r = 0; r < Dl.cols(); ++r) p += double(Dl(i, r)) * Sl(r, j);
+        const double e = double(x[static_cast<std::size_t>(q)]) - p;
+        rr += e * e;
+      }
+    out.push_back(rr);
+  }
+  return out;
+}
+
 /// ||P_H(X) - P_H(D S)|| / ||P_H(X)|| for each layer's D = A0..Al and S(l), given P_H(X) as @p x.
 template <class T>
 std::vector<double> held_out_scores(const NeuralNmf<T>& model, const std::vector<Matrix<T>>& S,
@@ -232,25 +273,50 @@ std::vector<double> held_out_scores(const NeuralNmf<T>& model, const std::vector
   double xx = 0;
   for (T v : x) xx += double(v) * v;
   if (!(xx > 0)) throw InvalidArgument("held_out_errors: X is 0 on every held-out entry; nothing to score against");
-  std::vector<double> out;
-  for (index_t l = 0; l < model.layers(); ++l) {
-    const Matrix<T> D = model.layer_dictionary(l);
-    const Matrix<T>& Sl = S[static_cast<std::size_t>(l)];
-    double rr = 0;
-    for (index_t j = 0; j < H.cols; ++j)
-      for (index_t q = H.col_ptr[static_cast<std::size_t>(j)]; q < H.col_ptr[static_cast<std::size_t>(j) + 1]; ++q) {
-        const index_t i = H.row_idx[static_cast<std::size_t>(q)];
-        double p = 0;
-        for (index_t r = 0; r < D.cols(); ++r) p += double(D(i, r)) * Sl(r, j);
-        const double e = double(x[static_cast<std::size_t>(q)]) - p;
-        rr += e * e;
-      }
-    out.push_back(std::sqrt(rr / xx));
-  }
+  std::vector<double> out = held_out_residuals(dictionaries(model.factors()), S, H, x);
+  for (double& r : out) r = std::sqrt(r / xx);
   return out;
 }
 
+/// observed_errors from X with H's entries dropped (Xd, dense or sparse).
+template <class T, class Data>
+std::vector<double> observed_from_dropped(const Context& ctx, const Data& Xd, double xd2,
+                                          const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S,
+                                          const HeldOut& H) {
+  if (!(xd2 > 0)) throw InvalidArgument("observed_errors: X is 0 on every observed entry");
+  // ||Xd - Xhat||^2 counts the held-out entries as 0 - Xhat_h: take those squares out.
+  const std::vector<double> e = relative_errors<T>(ctx, Xd, A, S);
+  const std::vector<double> h = held_out_residuals(dictionaries(A), S, H, std::vector<T>(static_cast<std::size_t>(H.size()), T(0)));
+  std::vector<double> out;
+  for (std::size_t l = 0; l < e.size(); ++l) out.push_back(std::sqrt(std::max(0.0, e[l] * e[l] * xd2 - h[l]) / xd2));
+  return out;
+}
+
+template <class T>
+double sum_of_squares(const T* v, std::size_t n) {
+  double s = 0;
+  for (std::size_t q = 0; q < n; ++q) s += double(v[q]) * v[q];
+  return s;
+}
+
 }  // namespace
+
+template <class T>
+std::vector<double> observed_errors(const Context& ctx, const CscMatrix<T>& X, const std::vector<Matrix<T>>& A,
+                                    const std::vector<Matrix<T>>& S, const HeldOut& H) {
+  check_held_out("observed_errors", H, X.rows(), X.cols());
+  const CscMatrix<T> Xd = drop_held_out(X, H);
+  return observed_from_dropped<T>(ctx, Xd, sum_of_squares(Xd.values().data(), Xd.values().size()), A, S, H);
+}
+
+template <class T>
+std::vector<double> observed_errors(const Context& ctx, MatrixView<const T> X, const std::vector<Matrix<T>>& A,
+                                    const std::vector<Matrix<T>>& S, const HeldOut& H) {
+  check_held_out("observed_errors", H, X.rows, X.cols);
+  const Matrix<T> Xd = drop_held_out(X, H);
+  return observed_from_dropped<T>(ctx, Xd.view(), sum_of_squares(Xd.data(), static_cast<std::size_t>(Xd.size())), A, S,
+                                  H);
+}
 
 template <class T>
 std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& model,
@@ -278,7 +344,13 @@ std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& mode
   template std::vector<double> held_out_errors<T>(const Context&, const NeuralNmf<T>&,          \
                                                   const CscMatrix<T>&, const HeldOut&);         \
   template std::vector<double> held_out_errors<T>(const Context&, const NeuralNmf<T>&,          \
-                                                  MatrixView<const T>, const HeldOut&);
+                                                  MatrixView<const T>, const HeldOut&);         \
+  template std::vector<double> observed_errors<T>(const Context&, const CscMatrix<T>&,          \
+                                                  const std::vector<Matrix<T>>&,                \
+                                                  const std::vector<Matrix<T>>&, const HeldOut&); \
+  template std::vector<double> observed_errors<T>(const Context&, MatrixView<const T>,          \
+                                                  const std::vector<Matrix<T>>&,                \
+                                                  const std::vector<Matrix<T>>&, const HeldOut&);
 NNMF_HELD_OUT_INSTANTIATE(float)
 NNMF_HELD_OUT_INSTANTIATE(double)
 #undef NNMF_HELD_OUT_INSTANTIATE
