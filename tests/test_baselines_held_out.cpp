@@ -55,22 +55,6 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, do
   for (std::size_t q = 0; q < a.size(); ++q) EXPECT_NEAR(a[q], b[q], tol * std::abs(a[q])) << what << " at " << q;
 }
 
-/// X with NaN at the held-out nonzeros and 1e6 at the held-out zeros (values no fit may read).
-CscMatrix<double> vandalized(const CscMatrix<double>& X, const HeldOut& H) {
-  const auto held = H.to_mask();
-  const auto dense = X.to_dense();
-  std::vector<index_t> I, J;
-  std::vector<double> v;
-  for (index_t j = 0; j < X.cols(); ++j)
-    for (index_t i = 0; i < X.rows(); ++i) {
-      const bool out = held[static_cast<std::size_t>(i + j * X.rows())] == 0;
-      if (!out && dense(i, j) == 0) continue;
-      I.push_back(i);
-      J.push_back(j);
-      v.push_back(!out ? dense(i, j) : dense(i, j) != 0 ? std::numeric_limits<double>::quiet_NaN() : 1e6);
-    }
-  return CscMatrix<double>::from_triplets(X.rows(), X.cols(), I, J, v);
-}
 
 TEST(BaselinesHeldOut, SsnmfSparseHeldOutMatchesTheDenseMask) {
   const auto X = planted(40, 60, 4, 0.3);

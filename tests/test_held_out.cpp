@@ -153,22 +153,6 @@ void expect_same_factors(const NeuralNmf<double>& a, const NeuralNmf<double>& b)
   EXPECT_EQ(a.history().size(), b.history().size());
 }
 
-/// X with every held-out entry changed: stored ones to NaN, held-out zeros given a value.
-CscMatrix<double> vandalized(const CscMatrix<double>& X, const HeldOut& H) {
-  std::vector<index_t> I, J;
-  std::vector<double> v;
-  const auto held = H.to_mask();
-  const auto dense = X.to_dense();
-  for (index_t j = 0; j < X.cols(); ++j)
-    for (index_t i = 0; i < X.rows(); ++i) {
-      const bool out = held[static_cast<std::size_t>(i + j * X.rows())] == 0;
-      if (!out && dense(i, j) == 0) continue;
-      I.push_back(i);
-      J.push_back(j);
-      v.push_back(!out ? dense(i, j) : dense(i, j) != 0 ? std::numeric_limits<double>::quiet_NaN() : 1e6);
-    }
-  return CscMatrix<double>::from_triplets(X.rows(), X.cols(), I, J, v);
-}
 
 TEST(HeldOutFit, TrainingNeverReadsAHeldOutValueSparse) {
   const auto X = random_sparse<double>(30, 40, 0.3, 21);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -236,6 +237,24 @@ inline std::string no_cuda_reason() {
   if (!nnmf::Context::cuda_compiled()) return "nnmf was built without CUDA (NNMF_WITH_CUDA=OFF)";
   if (nnmf::Context::cuda_device_count() == 0) return "the CUDA device count is 0 on this machine";
   return "";
+}
+
+/// X with every held-out entry changed, to values no fit may read: stored ones to NaN,
+/// held-out zeros to 1e6.
+inline CscMatrix<double> vandalized(const CscMatrix<double>& X, const HeldOut& H) {
+  const auto held = H.to_mask();
+  const auto dense = X.to_dense();
+  std::vector<index_t> I, J;
+  std::vector<double> v;
+  for (index_t j = 0; j < X.cols(); ++j)
+    for (index_t i = 0; i < X.rows(); ++i) {
+      const bool out = held[static_cast<std::size_t>(i + j * X.rows())] == 0;
+      if (!out && dense(i, j) == 0) continue;
+      I.push_back(i);
+      J.push_back(j);
+      v.push_back(!out ? dense(i, j) : dense(i, j) != 0 ? std::numeric_limits<double>::quiet_NaN() : 1e6);
+    }
+  return CscMatrix<double>::from_triplets(X.rows(), X.cols(), I, J, v);
 }
 
 }  // namespace nnmf::test

@@ -225,22 +225,11 @@ std::vector<T> values_at(MatrixView<const T> X, const HeldOut& H) {
 
 namespace {
 
-/// D(l) = A0 A1 .. Al for each layer.
+/// D(l) = A0 A1 .. Al for each layer (NeuralNmf::layer_dictionary, which checks the shapes).
 template <class T>
-std::vector<Matrix<T>> dictionaries(const std::vector<Matrix<T>>& A) {
-  std::vector<Matrix<T>> D{A.at(0)};
-  for (std::size_t q = 1; q < A.size(); ++q) {
-    const Matrix<T>& Dp = D.back();
-    const Matrix<T>& Aq = A[q];
-    Matrix<T> N(Dp.rows(), Aq.cols());
-    for (index_t j = 0; j < Aq.cols(); ++j)
-      for (index_t p = 0; p < Aq.rows(); ++p) {
-        const T a = Aq(p, j);
-        if (a == T(0)) continue;
-        for (index_t i = 0; i < Dp.rows(); ++i) N(i, j) += Dp(i, p) * a;
-      }
-    D.push_back(std::move(N));
-  }
+std::vector<Matrix<T>> dictionaries(const NeuralNmf<T>& model) {
+  std::vector<Matrix<T>> D;
+  for (index_t l = 0; l < model.layers(); ++l) D.push_back(model.layer_dictionary(l));
   return D;
 }
 
@@ -273,7 +262,7 @@ std::vector<double> held_out_scores(const NeuralNmf<T>& model, const std::vector
   double xx = 0;
   for (T v : x) xx += double(v) * v;
   if (!(xx > 0)) throw InvalidArgument("held_out_errors: X is 0 on every held-out entry; nothing to score against");
-  std::vector<double> out = held_out_residuals(dictionaries(model.factors()), S, H, x);
+  std::vector<double> out = held_out_residuals(dictionaries(model), S, H, x);
   for (double& r : out) r = std::sqrt(r / xx);
   return out;
 }
@@ -286,7 +275,8 @@ std::vector<double> observed_from_dropped(const Context& ctx, const Data& Xd, do
   if (!(xd2 > 0)) throw InvalidArgument("observed_errors: X is 0 on every observed entry");
   // ||Xd - Xhat||^2 counts the held-out entries as 0 - Xhat_h: take those squares out.
   const std::vector<double> e = relative_errors<T>(ctx, Xd, A, S);
-  const std::vector<double> h = held_out_residuals(dictionaries(A), S, H, std::vector<T>(static_cast<std::size_t>(H.size()), T(0)));
+  const std::vector<T> zeros(static_cast<std::size_t>(H.size()), T(0));
+  const std::vector<double> h = held_out_residuals(dictionaries(NeuralNmf<T>::from_factors(A)), S, H, zeros);
   std::vector<double> out;
   for (std::size_t l = 0; l < e.size(); ++l) out.push_back(std::sqrt(std::max(0.0, e[l] * e[l] * xd2 - h[l]) / xd2));
   return out;
