@@ -329,6 +329,14 @@ std::vector<double> observed_errors(const Context& ctx, const CscMatrix<T>& X, c
 template <class T>
 std::vector<double> observed_errors(const Context& ctx, MatrixView<const T> X, const std::vector<Matrix<T>>& A,
                                     const std::vector<Matrix<T>>& S, const HeldOut& H);
+/// The same for a model, with S(l) its forward pass of X with H's entries dropped (as
+/// held_out_errors predicts H from it).
+template <class T>
+std::vector<double> observed_errors(const Context& ctx, const NeuralNmf<T>& model, const CscMatrix<T>& X,
+                                    const HeldOut& H);
+template <class T>
+std::vector<double> observed_errors(const Context& ctx, const NeuralNmf<T>& model, MatrixView<const T> X,
+                                    const HeldOut& H);
 
 /// Index of the largest entry of each column.
 template <class T>

@@ -160,9 +160,14 @@ class _Hierarchy(_TransformerMixin, _Base):
         n_iter = extra.get("n_iter", len(hist))
         if n_iter is not None:
             self.n_iter_ = n_iter
-        rep = self._model.evaluate(to_core(X), device=self.device, n_threads=self.n_threads)
-        self.relative_errors_ = [r["rel_error"] for r in rep]
-        self.reconstruction_err_ = self.relative_errors_[-1] * _norm(X)
+        if H is None:
+            rep = self._model.evaluate(to_core(X), device=self.device, n_threads=self.n_threads)
+            self.relative_errors_ = [r["rel_error"] for r in rep]
+            self.reconstruction_err_ = self.relative_errors_[-1] * _norm(X)
+        else:  # the training error on the observed entries, as the CLI's rel_error
+            self.relative_errors_ = list(self._model.observed_errors(to_core(X), H, device=self.device,
+                                                                     n_threads=int(self.n_threads)))
+            self.reconstruction_err_ = self.relative_errors_[-1] * _norm(_observed(X, self.held_out_))
 
     def __sklearn_is_fitted__(self):
         # lambda_ is a parameter, so scikit-learn's default test (attributes ending in "_")
@@ -385,6 +390,13 @@ class _ClassifierPart:
                                  f"labels; pass y to fit")
         S = self.transform(X)
         return self.classes_[np.argmax(S @ B.T, axis=1)]
+
+
+def _observed(X, held):
+    """X with the entries of the boolean matrix held set to 0."""
+    if issparse(X):
+        return X - X.multiply(held)
+    return np.where(held.toarray(), 0, X)
 
 
 def _norm(X):

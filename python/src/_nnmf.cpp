@@ -404,6 +404,17 @@ void bind_model(py::module_& m, const char* name) {
             });
           },
           py::arg("X"), py::arg("held_out"), py::arg("device") = "cpu", py::arg("n_threads") = 0)
+      .def(
+          "observed_errors",
+          [](const Model& self, const py::object& X, const py::object& held_out, const std::string& device,
+             int threads) {
+            const Data<T> d = to_data<T>(X, "X");
+            const nnmf::HeldOut H = to_held_out(held_out);
+            return without_gil(d, device, threads, [&](const auto& ctx, const auto& x) {
+              return nnmf::observed_errors<T>(ctx, self, x, H);
+            });
+          },
+          py::arg("X"), py::arg("held_out"), py::arg("device") = "cpu", py::arg("n_threads") = 0)
       .def_property_readonly("factors",
                              [](const Model& self) {
                                py::list out;

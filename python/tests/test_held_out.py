@@ -56,6 +56,10 @@ def test_held_out_fraction_matches_the_cli(news, tmp_path):
     assert_same_fit(est, cli_model, report)
     assert len(est.held_out_error_) == 2 and all(0 < e < 2 for e in est.held_out_error_)
     assert est.held_out_error(news["X"], est.held_out_) == pytest.approx(est.held_out_error_, rel=1e-12)
+    # The training error on the observed entries, as the CLI reports it; and the residual's norm.
+    np.testing.assert_allclose(est.relative_errors_, [layer["rel_error"] for layer in report["layers"]], rtol=1e-9)
+    kept = news["X"] - news["X"].multiply(est.held_out_)
+    assert est.reconstruction_err_ == pytest.approx(est.relative_errors_[-1] * np.sqrt(kept.multiply(kept).sum()), rel=1e-12)
 
 
 @needs_cli

@@ -56,8 +56,14 @@ FitOutcome<T> fit_neural(const FitRequest<T>& req) {
                                      : NeuralNmf<T>::fit(*req.ctx, req.X->dense.view(), o);
   FitOutcome<T> out;
   out.A = model.factors();
-  out.S = req.X->sparse ? model.transform(*req.ctx, req.X->csc)
-                        : model.transform(*req.ctx, req.X->dense.view());
+  // S of the data the fit saw: with a held-out set, X without its entries (no held-out value
+  // reaches an output; rel_error is then the error on the observed entries).
+  if (!o.held_out.none())
+    out.S = req.X->sparse ? model.transform(*req.ctx, drop_held_out(req.X->csc, o.held_out))
+                          : model.transform(*req.ctx, drop_held_out(req.X->dense.view(), o.held_out).view());
+  else
+    out.S = req.X->sparse ? model.transform(*req.ctx, req.X->csc)
+                          : model.transform(*req.ctx, req.X->dense.view());
   out.B = model.classifier();
   out.history = model.history();
   out.settings = settings_json(o);

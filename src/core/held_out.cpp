@@ -309,6 +309,24 @@ std::vector<double> observed_errors(const Context& ctx, MatrixView<const T> X, c
 }
 
 template <class T>
+std::vector<double> observed_errors(const Context& ctx, const NeuralNmf<T>& model, const CscMatrix<T>& X,
+                                    const HeldOut& H) {
+  check_held_out("observed_errors", H, X.rows(), X.cols());
+  const CscMatrix<T> Xd = drop_held_out(X, H);
+  return observed_from_dropped<T>(ctx, Xd, sum_of_squares(Xd.values().data(), Xd.values().size()), model.factors(),
+                                  model.transform(ctx, Xd), H);
+}
+
+template <class T>
+std::vector<double> observed_errors(const Context& ctx, const NeuralNmf<T>& model, MatrixView<const T> X,
+                                    const HeldOut& H) {
+  check_held_out("observed_errors", H, X.rows, X.cols);
+  const Matrix<T> Xd = drop_held_out(X, H);
+  return observed_from_dropped<T>(ctx, Xd.view(), sum_of_squares(Xd.data(), static_cast<std::size_t>(Xd.size())),
+                                  model.factors(), model.transform(ctx, Xd.view()), H);
+}
+
+template <class T>
 std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& model,
                                     const CscMatrix<T>& X, const HeldOut& H) {
   check_held_out("held_out_errors", H, X.rows(), X.cols());
@@ -340,7 +358,11 @@ std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& mode
                                                   const std::vector<Matrix<T>>&, const HeldOut&); \
   template std::vector<double> observed_errors<T>(const Context&, MatrixView<const T>,          \
                                                   const std::vector<Matrix<T>>&,                \
-                                                  const std::vector<Matrix<T>>&, const HeldOut&);
+                                                  const std::vector<Matrix<T>>&, const HeldOut&); \
+  template std::vector<double> observed_errors<T>(const Context&, const NeuralNmf<T>&,          \
+                                                  const CscMatrix<T>&, const HeldOut&);         \
+  template std::vector<double> observed_errors<T>(const Context&, const NeuralNmf<T>&,          \
+                                                  MatrixView<const T>, const HeldOut&);
 NNMF_HELD_OUT_INSTANTIATE(float)
 NNMF_HELD_OUT_INSTANTIATE(double)
 #undef NNMF_HELD_OUT_INSTANTIATE
