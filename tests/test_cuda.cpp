@@ -281,6 +281,7 @@ TEST(DeviceLayout, WorkspaceCarvingIsInterleavedAndDisjoint) {
         hit_real(&ws.y[e]);
         hit_int(&ws.P[e]);
         hit_int(&ws.state[e]);
+        hit_int(&ws.cand[e]);
       }
       for (index_t e = 0; e < k * (k + 1) / 2; ++e) hit_real(&ws.L[e]);
     }
