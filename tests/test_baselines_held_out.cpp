@@ -17,18 +17,6 @@ namespace {
 
 Context ctx() { return Context::host(2); }
 
-/// X = W0 H0 (rank r, nonnegative, about half the entries zero) plus a little sparse noise.
-CscMatrix<double> planted(index_t n, index_t m, index_t r, double noise_level = 0.05) {
-  auto W0 = random_sparse<double>(n, r, 0.4, 31).to_dense(), H0 = random_sparse<double>(r, m, 0.4, 32).to_dense();
-  const auto noise = random_sparse<double>(n, m, 0.05, 33).to_dense();
-  Matrix<double> X(n, m);
-  for (index_t j = 0; j < m; ++j)
-    for (index_t i = 0; i < n; ++i) {
-      for (index_t q = 0; q < r; ++q) X(i, j) += W0(i, q) * H0(q, j);
-      X(i, j) += noise_level * noise(i, j);
-    }
-  return CscMatrix<double>::from_dense(X.view());
-}
 
 /// Labels of 3 classes, every third column unknown.
 Supervision some_labels(index_t m) {

@@ -188,18 +188,6 @@ TEST(HeldOutFit, TrainingNeverReadsAHeldOutValueDense) {
       EXPECT_NEAR(s.factors()[l].data()[e], a.factors()[l].data()[e], 1e-6 * (1 + std::abs(a.factors()[l].data()[e])));
 }
 
-/// X = W0 H0 (rank 4, nonnegative, about half the entries zero) plus a little sparse noise.
-CscMatrix<double> planted(index_t n, index_t m, index_t r) {
-  auto W0 = random_sparse<double>(n, r, 0.4, 31).to_dense(), H0 = random_sparse<double>(r, m, 0.4, 32).to_dense();
-  const auto noise = random_sparse<double>(n, m, 0.05, 33).to_dense();
-  Matrix<double> X(n, m);
-  for (index_t j = 0; j < m; ++j)
-    for (index_t i = 0; i < n; ++i) {
-      for (index_t q = 0; q < r; ++q) X(i, j) += W0(i, q) * H0(q, j);
-      X(i, j) += 0.05 * noise(i, j);
-    }
-  return CscMatrix<double>::from_dense(X.view());
-}
 
 double held_out_error_at(const CscMatrix<double>& X, const HeldOut& H, index_t k) {
   FitOptions o = quick({k});

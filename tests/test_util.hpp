@@ -239,6 +239,19 @@ inline std::string no_cuda_reason() {
   return "";
 }
 
+/// X = W0 H0 (rank r, nonnegative, about half the entries zero) plus a little sparse noise.
+inline CscMatrix<double> planted(index_t n, index_t m, index_t r, double noise_level = 0.05) {
+  auto W0 = random_sparse<double>(n, r, 0.4, 31).to_dense(), H0 = random_sparse<double>(r, m, 0.4, 32).to_dense();
+  const auto noise = random_sparse<double>(n, m, 0.05, 33).to_dense();
+  Matrix<double> X(n, m);
+  for (index_t j = 0; j < m; ++j)
+    for (index_t i = 0; i < n; ++i) {
+      for (index_t q = 0; q < r; ++q) X(i, j) += W0(i, q) * H0(q, j);
+      X(i, j) += noise_level * noise(i, j);
+    }
+  return CscMatrix<double>::from_dense(X.view());
+}
+
 /// X with every held-out entry changed, to values no fit may read: stored ones to NaN,
 /// held-out zeros to 1e6.
 inline CscMatrix<double> vandalized(const CscMatrix<double>& X, const HeldOut& H) {
