@@ -382,9 +382,7 @@ void solve_warm_group(const ColumnBatch<T>& b, const index_t* j, int n, Lanes<T,
         solve_column(b, j[l], ws, iters, limited);
       continue;
     }
-    T* x = b.S.data + j[l] * b.S.ld;
-    std::fill(x, x + k, T(0));
-    for (index_t r = 0; r < lanes.np(l); ++r) x[lanes.P(l, r)] = lanes.z(l, r);
+    lanes.scatter(l, b.S.data + j[l] * b.S.ld);
     std::copy(sup[l], sup[l] + wpc, b.support + j[l] * wpc);
     b.status[j[l]] = 0;
   }
@@ -411,13 +409,12 @@ inline void by_support_size(const std::uint64_t* support, index_t wpc, index_t j
 /// ones one by one.
 template <class T>
 void solve_columns(const ColumnBatch<T>& b, index_t j0, index_t j1, T* real, int* ints,
-                   Lanes<T, kLanes>& lanes, index_t* iters, index_t* limited) {
+                   Lanes<T, kLanes>& lanes, std::vector<index_t>& order, index_t* iters, index_t* limited) {
   const auto ws = ColumnWorkspace<T, UnitStride>::carve(real, ints, b.k, UnitStride{});
   if (!b.warm) {
     for (index_t j = j0; j < j1; ++j) solve_column(b, j, ws, iters, limited);
     return;
   }
-  std::vector<index_t> order;
   // The groups take the columns out of order: ask for all of them first.
   for (index_t j = j0; j < j1; ++j) {
     prefetch_vector(b.C.data + j * b.C.ld, b.k);
@@ -452,10 +449,11 @@ NnlsBatchStats nnls_batch(const Context& ctx, MatrixView<const T> G, MatrixView<
     std::vector<T> real(static_cast<std::size_t>(Ws::reals(k)));
     std::vector<int> ints(static_cast<std::size_t>(Ws::ints(k)));
     Lanes<T, kLanes> lanes(k);
+    std::vector<index_t> order;  // the chunk's columns by support size
 #pragma omp for schedule(dynamic, 1)
     for (index_t q = 0; q < chunks; ++q)
       solve_columns(batch, q * chunk, std::min(m, (q + 1) * chunk), real.data(), ints.data(),
-                    lanes, &iters_total, &limited);
+                    lanes, order, &iters_total, &limited);
   }
   return {iters_total, limited};
 }
@@ -511,13 +509,11 @@ index_t masked_group(const MaskedBatch<T>& b, const index_t* j, int n, Lanes<T, 
   lanes.solve(d);
   index_t regularized = 0;
   for (int l = 0; l < n; ++l) {
-    T* z = b.Z.data + j[l] * b.Z.ld;
     if (!lanes.ok(l)) {
       regularized += masked_shared(b, j[l], j[l] + 1, ws);
       continue;
     }
-    std::fill(z, z + k, T(0));
-    for (index_t r = 0; r < lanes.np(l); ++r) z[lanes.P(l, r)] = lanes.z(l, r);
+    lanes.scatter(l, b.Z.data + j[l] * b.Z.ld);
     if (b.status) b.status[j[l]] = 0;
   }
   return regularized;

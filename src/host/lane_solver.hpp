@@ -116,6 +116,12 @@ class Lanes {
   T z(int l, index_t r) const { return z_[static_cast<std::size_t>(r * W + l)]; }
   int P(int l, index_t r) const { return P_[static_cast<std::size_t>(l * k_ + r)]; }
 
+  /// Lane l's solution as a column of k entries (zero off T).
+  void scatter(int l, T* x) const {
+    std::fill(x, x + k_, T(0));
+    for (index_t r = 0; r < np_[l]; ++r) x[P(l, r)] = z(l, r);
+  }
+
   /// Lane l's factor, T and y = L^{-1} b_T in the scalar solver's layout (column_solver.hpp),
   /// for it to carry on from there.
   void export_lane(int l, ColumnWorkspace<T, UnitStride> ws) const {
