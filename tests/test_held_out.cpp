@@ -230,6 +230,25 @@ TEST(HeldOutFit, HeldOutErrorsPredictFromTheForwardPassWithoutTheHeldOutEntries)
   EXPECT_THROW(held_out_errors<double>(ctx(), model, Z.view(), H), InvalidArgument);
 }
 
+TEST(HeldOutFit, HeldOutErrorsFromGivenCoefficientsAreTheModelsWithoutASecondForwardPass) {
+  const CscMatrix<double> Xs = planted(30, 40, 3);
+  const Matrix<double> X = Xs.to_dense();
+  const HeldOut H = random_held_out(Xs, 0.2, 5);
+  const auto model = NeuralNmf<double>::from_factors({random_matrix<double>(30, 4, 1), random_matrix<double>(4, 2, 2)});
+  const Matrix<double> Xo = drop_held_out<double>(X.view(), H);
+  const std::vector<Matrix<double>> S = model.transform(ctx(), Xo.view());
+  EXPECT_EQ(held_out_errors<double>(ctx(), X.view(), model.factors(), S, H),
+            held_out_errors<double>(ctx(), model, X.view(), H));
+  const std::vector<Matrix<double>> Ss = model.transform(ctx(), drop_held_out(Xs, H));
+  EXPECT_EQ(held_out_errors<double>(ctx(), Xs, model.factors(), Ss, H), held_out_errors(ctx(), model, Xs, H));
+  // S of the wrong shape, or one S short: an error naming it, never a read past S.
+  std::vector<Matrix<double>> bad = S;
+  bad[1] = Matrix<double>(2, 39);
+  EXPECT_THROW(held_out_errors<double>(ctx(), X.view(), model.factors(), bad, H), DimensionMismatch);
+  bad.pop_back();
+  EXPECT_THROW(held_out_errors<double>(ctx(), Xs, model.factors(), bad, H), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace nnmf::test
 

@@ -317,6 +317,15 @@ std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& mode
 template <class T>
 std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& model,
                                     MatrixView<const T> X, const HeldOut& H);
+/// The same from given factors A(0..L) and that forward pass S(0..L) (or any method's
+/// coefficients fitted without H), without running it again: what a fit with a held-out set
+/// returns. Throws DimensionMismatch / InvalidArgument naming the matrix whose shape is wrong.
+template <class T>
+std::vector<double> held_out_errors(const Context& ctx, const CscMatrix<T>& X, const std::vector<Matrix<T>>& A,
+                                    const std::vector<Matrix<T>>& S, const HeldOut& H);
+template <class T>
+std::vector<double> held_out_errors(const Context& ctx, MatrixView<const T> X, const std::vector<Matrix<T>>& A,
+                                    const std::vector<Matrix<T>>& S, const HeldOut& H);
 
 /// The training error of each layer on the observed entries, ||P(X - A0..Al Sl)||_F / ||P(X)||_F
 /// with P keeping the entries outside H: what relative_errors is for a fit that held H out

@@ -235,15 +235,22 @@ void add_coherence(json& j, const io::AnyMatrix<T>& X, const NeuralNmf<T>& model
 
 /// With a held-out set H: "rel_error" of each layer is the training error on the observed
 /// entries (observed_errors: the fit never saw H, whose entries count in held_out_error) and
-/// "held_out_error" = ||P_H(X - Xhat_l)|| / ||P_H(X)|| (held_out_errors).
+/// "held_out_error" = ||P_H(X - Xhat_l)|| / ||P_H(X)|| (held_out_errors), predicted from the
+/// forward pass of X without H: Neural NMF's S is that pass already (@p s_is_forward_pass);
+/// a baseline's factors are scored through it, as the Python estimators do.
 template <class T>
 void add_held_out_errors(json& layers, const Context& ctx, const io::AnyMatrix<T>& X, const FitOutcome<T>& out,
-                         const HeldOut& H) {
+                         const HeldOut& H, bool s_is_forward_pass) {
   if (H.none()) return;
   const auto o = X.sparse ? observed_errors<T>(ctx, X.csc, out.A, out.S, H)
                           : observed_errors<T>(ctx, X.dense.view(), out.A, out.S, H);
-  const auto e = X.sparse ? held_out_errors<T>(ctx, *out.model, X.csc, H)
-                          : held_out_errors<T>(ctx, *out.model, X.dense.view(), H);
+  std::vector<double> e;
+  if (s_is_forward_pass)
+    e = X.sparse ? held_out_errors<T>(ctx, X.csc, out.A, out.S, H)
+                 : held_out_errors<T>(ctx, X.dense.view(), out.A, out.S, H);
+  else
+    e = X.sparse ? held_out_errors<T>(ctx, *out.model, X.csc, H)
+                 : held_out_errors<T>(ctx, *out.model, X.dense.view(), H);
   for (std::size_t l = 0; l < e.size(); ++l) {
     layers[l]["rel_error"] = o[l];
     layers[l]["held_out_error"] = e[l];
@@ -527,7 +534,7 @@ int run_fit(const Common& c, const FitArgs& a) {
   if (labels.empty() && req.supervision) labels = {req.supervision->labels};
   const std::vector<std::uint8_t> known = req.supervision ? req.supervision->known : std::vector<std::uint8_t>{};
   json layers = layer_reports(ctx, X, out, labels, known);
-  add_held_out_errors(layers, ctx, X, out, req.neural.held_out);
+  add_held_out_errors(layers, ctx, X, out, req.neural.held_out, a.method == "neural");
   const bool s_blocks = multi && a.s_per_process;
   if (!s_blocks)
     for (auto& S : out.S) S = detail::gather_columns(ctx, S, 0);  // every S whole on process 0

@@ -281,25 +281,34 @@ enum : int { kStateZero = 0, kStatePassive = 1, kStateExcluded = 2, kStateCandid
 /// The Cholesky factor L of G_PP grows by one row per entering index, and y = L^{-1} c_P is
 /// kept alongside it: an entering index costs one new row of L and one entry of y (O(|P|)
 /// dot products of length |P|) plus a back substitution, not a full refactorisation.
-/// Zeroes x and the states and sets *tol = tol_rel x max_i |c_i| (floored at the smallest
-/// normal number). Returns false when c has a NaN or an infinite entry.
+/// Sets *tol = tol_rel x max_i |c_i| (floored at the smallest normal number), the optimality
+/// tolerance of nnls_column for right-hand side c. Returns false when c has a NaN or an
+/// infinite entry.
 template <class T, class St>
-NNMF_HD bool column_tolerance(index_t k, Vec<const T, St> c, Vec<T, St> x, Vec<int, St> state,
-                              T tol_rel, T* tol) {
+NNMF_HD bool rhs_tolerance(index_t k, Vec<const T, St> c, T tol_rel, T* tol) {
   // The largest normal number and the smallest (FLT_/DBL_ macros: usable in device code).
   const T huge = sizeof(T) == sizeof(float) ? T(FLT_MAX) : T(DBL_MAX);
   const T tiny = sizeof(T) == sizeof(float) ? T(FLT_MIN) : T(DBL_MIN);
   T scale = T(0);
   bool finite = true;
   for (index_t i = 0; i < k; ++i) {
-    x[i] = T(0);
-    state[i] = kStateZero;
     const T a = c[i] < T(0) ? -c[i] : c[i];
     finite = finite && a <= huge;  // false for NaN and infinities
     scale = a > scale ? a : scale;
   }
   *tol = tol_rel * (scale > tiny ? scale : tiny);
   return finite;
+}
+
+/// Zeroes x and the states, then rhs_tolerance.
+template <class T, class St>
+NNMF_HD bool column_tolerance(index_t k, Vec<const T, St> c, Vec<T, St> x, Vec<int, St> state,
+                              T tol_rel, T* tol) {
+  for (index_t i = 0; i < k; ++i) {
+    x[i] = T(0);
+    state[i] = kStateZero;
+  }
+  return rhs_tolerance(k, c, tol_rel, tol);
 }
 
 /// The starting set of nnls_column (see there): marks it kStateCandidate; returns false when
@@ -410,6 +419,21 @@ NNMF_HD int drop_nonpositive(Vec<const T, St> c, Vec<T, St> x, ColumnWorkspace<T
   return iters;
 }
 
+/// sum over r < np of Gi[P[r]] z[r] in two chains (even r, odd r) added at the end: the
+/// order every optimality test keeps, in the scalar solver and on the lanes alike (their
+/// results must agree bit for bit).
+template <class T, class Idx, class Z>
+NNMF_HD T passive_product(const T* Gi, const Idx& P, const Z& z, index_t np) {
+  T s0 = 0, s1 = 0;
+  index_t r = 0;
+  for (; r + 2 <= np; r += 2) {
+    s0 += Gi[P[r]] * z[r];
+    s1 += Gi[P[r + 1]] * z[r + 1];
+  }
+  if (r < np) s0 += Gi[P[r]] * z[r];
+  return s0 + s1;
+}
+
 /// The index to enter: argmax of w_i = c_i - (G x)_i over the indices at kStateZero, if
 /// above tol; -1 when the KKT conditions hold to tolerance. By symmetry (G x)_i is column i
 /// of G gathered at the passive rows, dotted with x_P (copied into z in passive order):
@@ -431,15 +455,7 @@ NNMF_HD int entering_index(const T* G, index_t k, Vec<const T, St> c, Vec<T, St>
   T wmax = tol;
   for (index_t q = 0; q < nc; ++q) {
     const index_t i = cand[q];
-    const T* Gi = G + i * k;
-    T s0 = 0, s1 = 0;
-    index_t r = 0;
-    for (; r + 2 <= np; r += 2) {
-      s0 += Gi[P[r]] * z[r];
-      s1 += Gi[P[r + 1]] * z[r + 1];
-    }
-    if (r < np) s0 += Gi[P[r]] * z[r];
-    const T wi = c[i] - (s0 + s1);
+    const T wi = c[i] - passive_product<T>(G + i * k, P, z, np);
     const bool above = wi > wmax;
     wmax = above ? wi : wmax;
     t = above ? static_cast<int>(i) : t;

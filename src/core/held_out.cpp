@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "core/data.hpp"
+#include "core/validate.hpp"
 #include "nnmf/error.hpp"
 #include "nnmf/model.hpp"
 
@@ -227,7 +228,8 @@ namespace {
 
 /// D(l) = A0 A1 .. Al for each layer (NeuralNmf::layer_dictionary, which checks the shapes).
 template <class T>
-std::vector<Matrix<T>> dictionaries(const NeuralNmf<T>& model) {
+std::vector<Matrix<T>> dictionaries(const std::vector<Matrix<T>>& A) {
+  const NeuralNmf<T> model = NeuralNmf<T>::from_factors(A);
   std::vector<Matrix<T>> D;
   for (index_t l = 0; l < model.layers(); ++l) D.push_back(model.layer_dictionary(l));
   return D;
@@ -257,12 +259,12 @@ std::vector<double> held_out_residuals(const std::vector<Matrix<T>>& D, const st
 
 /// ||P_H(X) - P_H(D S)|| / ||P_H(X)|| for each layer's D = A0..Al and S(l), given P_H(X) as @p x.
 template <class T>
-std::vector<double> held_out_scores(const NeuralNmf<T>& model, const std::vector<Matrix<T>>& S,
+std::vector<double> held_out_scores(const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S,
                                     const HeldOut& H, const std::vector<T>& x) {
   double xx = 0;
   for (T v : x) xx += double(v) * v;
   if (!(xx > 0)) throw InvalidArgument("held_out_errors: X is 0 on every held-out entry; nothing to score against");
-  std::vector<double> out = held_out_residuals(dictionaries(model), S, H, x);
+  std::vector<double> out = held_out_residuals(dictionaries(A), S, H, x);
   for (double& r : out) r = std::sqrt(r / xx);
   return out;
 }
@@ -276,7 +278,7 @@ std::vector<double> observed_from_dropped(const Context& ctx, const Data& Xd, do
   // ||Xd - Xhat||^2 counts the held-out entries as 0 - Xhat_h: take those squares out.
   const std::vector<double> e = relative_errors<T>(ctx, Xd, A, S);
   const std::vector<T> zeros(static_cast<std::size_t>(H.size()), T(0));
-  const std::vector<double> h = held_out_residuals(dictionaries(NeuralNmf<T>::from_factors(A)), S, H, zeros);
+  const std::vector<double> h = held_out_residuals(dictionaries(A), S, H, zeros);
   std::vector<double> out;
   for (std::size_t l = 0; l < e.size(); ++l) out.push_back(std::sqrt(std::max(0.0, e[l] * e[l] * xd2 - h[l]) / xd2));
   return out;
@@ -327,10 +329,26 @@ std::vector<double> observed_errors(const Context& ctx, const NeuralNmf<T>& mode
 }
 
 template <class T>
+std::vector<double> held_out_errors(const Context&, const CscMatrix<T>& X, const std::vector<Matrix<T>>& A,
+                                    const std::vector<Matrix<T>>& S, const HeldOut& H) {
+  check_held_out("held_out_errors", H, X.rows(), X.cols());
+  detail::check_hierarchy("held_out_errors", X.rows(), X.cols(), A, S);
+  return held_out_scores(A, S, H, values_at(X, H));
+}
+
+template <class T>
+std::vector<double> held_out_errors(const Context&, MatrixView<const T> X, const std::vector<Matrix<T>>& A,
+                                    const std::vector<Matrix<T>>& S, const HeldOut& H) {
+  check_held_out("held_out_errors", H, X.rows, X.cols);
+  detail::check_hierarchy("held_out_errors", X.rows, X.cols, A, S);
+  return held_out_scores(A, S, H, values_at(X, H));
+}
+
+template <class T>
 std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& model,
                                     const CscMatrix<T>& X, const HeldOut& H) {
   check_held_out("held_out_errors", H, X.rows(), X.cols());
-  return held_out_scores(model, model.transform(ctx, drop_held_out(X, H)), H, values_at(X, H));
+  return held_out_scores(model.factors(), model.transform(ctx, drop_held_out(X, H)), H, values_at(X, H));
 }
 
 template <class T>
@@ -338,7 +356,7 @@ std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& mode
                                     MatrixView<const T> X, const HeldOut& H) {
   check_held_out("held_out_errors", H, X.rows, X.cols);
   const Matrix<T> Xo = drop_held_out(X, H);
-  return held_out_scores(model, model.transform(ctx, Xo.view()), H, values_at(X, H));
+  return held_out_scores(model.factors(), model.transform(ctx, Xo.view()), H, values_at(X, H));
 }
 
 #define NNMF_HELD_OUT_INSTANTIATE(T)                                                          \
@@ -353,6 +371,12 @@ std::vector<double> held_out_errors(const Context& ctx, const NeuralNmf<T>& mode
                                                   const CscMatrix<T>&, const HeldOut&);         \
   template std::vector<double> held_out_errors<T>(const Context&, const NeuralNmf<T>&,          \
                                                   MatrixView<const T>, const HeldOut&);         \
+  template std::vector<double> held_out_errors<T>(const Context&, const CscMatrix<T>&,          \
+                                                  const std::vector<Matrix<T>>&,               \
+                                                  const std::vector<Matrix<T>>&, const HeldOut&); \
+  template std::vector<double> held_out_errors<T>(const Context&, MatrixView<const T>,          \
+                                                  const std::vector<Matrix<T>>&,               \
+                                                  const std::vector<Matrix<T>>&, const HeldOut&); \
   template std::vector<double> observed_errors<T>(const Context&, const CscMatrix<T>&,          \
                                                   const std::vector<Matrix<T>>&,                \
                                                   const std::vector<Matrix<T>>&, const HeldOut&); \

@@ -324,25 +324,6 @@ std::vector<LayerReport> NeuralNmf<T>::evaluate(const Context& ctx, const CscMat
   return detail::evaluate_prepared(ctx, *this, *d, labels, fit_mask, score_mask);
 }
 
-namespace detail {
-namespace {
-template <class T>
-void check_hierarchy(const char* who, index_t rows, index_t cols, const std::vector<Matrix<T>>& A,
-                     const std::vector<Matrix<T>>& S) {
-  if (A.empty() || A.size() != S.size())
-    throw InvalidArgument(std::string(who) + ": " + std::to_string(A.size()) + " factors and " +
-                          std::to_string(S.size()) + " coefficient matrices (need the same, >= 1)");
-  index_t above = rows;
-  for (std::size_t l = 0; l < A.size(); ++l) {
-    const std::string an = "A" + std::to_string(l), sn = "S" + std::to_string(l);
-    check_shape(who, an.c_str(), A[l].rows(), A[l].cols(), above, A[l].cols());
-    check_shape(who, sn.c_str(), S[l].rows(), S[l].cols(), A[l].cols(), cols);
-    above = A[l].cols();
-  }
-}
-}  // namespace
-}  // namespace detail
-
 template <class T>
 std::vector<double> relative_errors(const Context& ctx, MatrixView<const T> X,
                                     const std::vector<Matrix<T>>& A, const std::vector<Matrix<T>>& S) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "nnmf/error.hpp"
 #include "nnmf/matrix.hpp"
@@ -31,5 +32,22 @@ void check_values(const char* who, const char* name, CscView<T> A, bool nonneg, 
 /// Checks the factor A (n x k) of q(A, X): finite, nonnegative, 1 <= k <= n.
 template <class T>
 void check_factor(const char* who, MatrixView<const T> A);
+
+/// Checks the factors A(0..L) and per-layer coefficients S(0..L) of a hierarchy on an
+/// rows x cols X: as many of each (>= 1), A(l) k(l-1) x k(l), S(l) k(l) x cols.
+template <class T>
+inline void check_hierarchy(const char* who, index_t rows, index_t cols, const std::vector<Matrix<T>>& A,
+                            const std::vector<Matrix<T>>& S) {
+  if (A.empty() || A.size() != S.size())
+    throw InvalidArgument(std::string(who) + ": " + std::to_string(A.size()) + " factors and " +
+                          std::to_string(S.size()) + " coefficient matrices (need the same, >= 1)");
+  index_t above = rows;
+  for (std::size_t l = 0; l < A.size(); ++l) {
+    const std::string an = "A" + std::to_string(l), sn = "S" + std::to_string(l);
+    check_shape(who, an.c_str(), A[l].rows(), A[l].cols(), above, A[l].cols());
+    check_shape(who, sn.c_str(), S[l].rows(), S[l].cols(), A[l].cols(), cols);
+    above = A[l].cols();
+  }
+}
 
 }  // namespace nnmf::detail

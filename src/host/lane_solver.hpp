@@ -148,23 +148,22 @@ class Lanes {
       const int* out = lane_out(l);
       const index_t np = np_[l];
       bool optimal = true;
+      const LaneVector zl{z_.data() + l};
       for (index_t q = 0; q < k_ - np; ++q) {
         const index_t i = out[q];
-        const T* Gi = G + i * k_;
-        T s0 = 0, s1 = 0;
-        index_t r = 0;
-        for (; r + 2 <= np; r += 2) {
-          s0 += Gi[P[r]] * z(l, r);
-          s1 += Gi[P[r + 1]] * z(l, r + 1);
-        }
-        if (r < np) s0 += Gi[P[r]] * z(l, r);
-        optimal = optimal && !(c[l][i] - (s0 + s1) > tol[l]);
+        optimal = optimal && !(c[l][i] - passive_product<T>(G + i * k_, P, zl, np) > tol[l]);
       }
       ok_[l] = optimal;
     }
   }
 
  private:
+  /// Lane l's entries of a lane-interleaved vector, indexed as one vector.
+  struct LaneVector {
+    const T* base;
+    T operator[](index_t r) const { return base[r * W]; }
+  };
+
   T* at(index_t e) { return L_.data() + e * W; }
   T* yv(index_t r) { return y_.data() + r * W; }
   T* colv(index_t r) { return col_.data() + r * W; }
