@@ -379,6 +379,10 @@ std::string heatmap_svg(const Matrix<double>& M, const std::vector<std::string>&
 
 namespace {
 
+constexpr double kHeadingSize = 11;   // column headings, bold
+constexpr double kLegendSize = 10.5;  // legend text
+constexpr double kSampleW = 56;       // the legend's sample ribbon
+
 struct LayerLayout {
   std::size_t k = 0;
   double font = 11, min_h = 16, gap = 10;
@@ -395,156 +399,185 @@ struct Link {
   double share, wt, ws, yt, ys;  // widths at target and source ends, tops of the ends
 };
 
-}  // namespace
+/// Canvas width, the caption's lines, and the baselines and tops above the columns.
+struct Frame {
+  double W = 0;
+  std::vector<std::string> cap_lines;
+  double title_y = 0, cap_y = 0, head_y = 0;
+  double top = 0;  // top of the columns of boxes
+};
 
-std::string hierarchy_svg(const std::vector<HierarchyLayer>& layers, const HierarchyStyle& st) {
-  const std::size_t L = layers.size();
-  if (L == 0) throw InvalidArgument("hierarchy_svg: no layers");
-  auto lname = [](std::size_t l) { return "layer " + std::to_string(l); };
-  for (std::size_t l = 0; l < L; ++l) {
-    const auto& ly = layers[l];
-    const std::size_t k = ly.labels.size();
-    if (k == 0) throw InvalidArgument("hierarchy_svg: " + lname(l) + " has no topics (no labels)");
-    if (!ly.mass.empty() && ly.mass.size() != k)
-      throw DimensionMismatch("hierarchy_svg: " + lname(l) + " has " + std::to_string(k) + " labels but " +
-                              std::to_string(ly.mass.size()) + " masses");
-    if (!ly.classes.empty() && ly.classes.size() != k)
-      throw DimensionMismatch("hierarchy_svg: " + lname(l) + " has " + std::to_string(k) + " labels but " +
-                              std::to_string(ly.classes.size()) + " class names");
-    for (double m : ly.mass)
-      if (!std::isfinite(m) || m < 0)
-        throw InvalidArgument("hierarchy_svg: " + lname(l) + " has the mass " + fixed(m, 4) + " (need >= 0)");
-    if (l == 0) continue;
-    const auto& W = ly.weights;
-    const std::size_t kp = layers[l - 1].labels.size();
-    if (static_cast<std::size_t>(W.rows()) != kp || static_cast<std::size_t>(W.cols()) != k)
-      throw DimensionMismatch("hierarchy_svg: " + lname(l) + "'s weights are " + std::to_string(W.rows()) + " x " +
-                              std::to_string(W.cols()) + " but layers " + std::to_string(l - 1) + " and " +
-                              std::to_string(l) + " have " + std::to_string(kp) + " and " + std::to_string(k) +
-                              " topics");
-    for (index_t j = 0; j < W.cols(); ++j)
-      for (index_t i = 0; i < W.rows(); ++i)
-        if (!std::isfinite(W(i, j)) || W(i, j) < 0)
-          throw InvalidArgument("hierarchy_svg: " + lname(l) + "'s weight (" + std::to_string(i) + ", " +
-                                std::to_string(j) + ") is " + fixed(W(i, j), 4) + " (need finite and >= 0)");
+/// "layer l", as messages and default headings name it.
+std::string layer_name(std::size_t l) { return "layer " + std::to_string(l); }
+
+/// Throws unless layer @p l has topics, and masses and class names (when given) that fit them.
+void check_topics(const HierarchyLayer& ly, std::size_t l) {
+  const std::size_t k = ly.labels.size();
+  if (k == 0) throw InvalidArgument("hierarchy_svg: " + layer_name(l) + " has no topics (no labels)");
+  if (!ly.mass.empty() && ly.mass.size() != k)
+    throw DimensionMismatch("hierarchy_svg: " + layer_name(l) + " has " + std::to_string(k) + " labels but " +
+                            std::to_string(ly.mass.size()) + " masses");
+  if (!ly.classes.empty() && ly.classes.size() != k)
+    throw DimensionMismatch("hierarchy_svg: " + layer_name(l) + " has " + std::to_string(k) + " labels but " +
+                            std::to_string(ly.classes.size()) + " class names");
+  for (double m : ly.mass)
+    if (!std::isfinite(m) || m < 0)
+      throw InvalidArgument("hierarchy_svg: " + layer_name(l) + " has the mass " + fixed(m, 4) + " (need >= 0)");
+}
+
+/// Throws unless the weights of layer @p l >= 1 are finite, >= 0 and k(l-1) x k(l), k(l-1) = @p kp.
+void check_weights(const HierarchyLayer& ly, std::size_t l, std::size_t kp) {
+  const auto& W = ly.weights;
+  const std::size_t k = ly.labels.size();
+  if (static_cast<std::size_t>(W.rows()) != kp || static_cast<std::size_t>(W.cols()) != k)
+    throw DimensionMismatch("hierarchy_svg: " + layer_name(l) + "'s weights are " + std::to_string(W.rows()) + " x " +
+                            std::to_string(W.cols()) + " but layers " + std::to_string(l - 1) + " and " +
+                            std::to_string(l) + " have " + std::to_string(kp) + " and " + std::to_string(k) +
+                            " topics");
+  for (index_t j = 0; j < W.cols(); ++j)
+    for (index_t i = 0; i < W.rows(); ++i)
+      if (!std::isfinite(W(i, j)) || W(i, j) < 0)
+        throw InvalidArgument("hierarchy_svg: " + layer_name(l) + "'s weight (" + std::to_string(i) + ", " +
+                              std::to_string(j) + ") is " + fixed(W(i, j), 4) + " (need finite and >= 0)");
+}
+
+/// Checks the layers in order, each one's topics before its weights, so the first fault is the one reported.
+void check_layers(const std::vector<HierarchyLayer>& layers) {
+  if (layers.empty()) throw InvalidArgument("hierarchy_svg: no layers");
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    check_topics(layers[l], l);
+    if (l > 0) check_weights(layers[l], l, layers[l - 1].labels.size());
   }
+}
 
-  // Shares s_l(i, j), l >= 1: (k(l-1), k(l)).
-  std::vector<Matrix<double>> S(L);
-  for (std::size_t l = 1; l < L; ++l) {
+/// Shares s_l(i, j), l >= 1: (k(l-1), k(l)), the column-normalised weights(l), or the weights as given
+/// without @p normalise. Entry 0 is empty.
+std::vector<Matrix<double>> link_shares(const std::vector<HierarchyLayer>& layers, bool normalise) {
+  std::vector<Matrix<double>> S(layers.size());
+  for (std::size_t l = 1; l < layers.size(); ++l) {
     const auto& W = layers[l].weights;
     S[l] = Matrix<double>(W.rows(), W.cols());
     for (index_t j = 0; j < W.cols(); ++j) {
       double s = 0;
       for (index_t i = 0; i < W.rows(); ++i) s += W(i, j);
-      for (index_t i = 0; i < W.rows(); ++i) S[l](i, j) = st.normalise ? (s > 0 ? W(i, j) / s : 0) : W(i, j);
+      for (index_t i = 0; i < W.rows(); ++i) S[l](i, j) = normalise ? (s > 0 ? W(i, j) / s : 0) : W(i, j);
     }
   }
-  // Where each topic of layer l < L-1 goes most: argmax_j s_{l+1}(i, j), ties to the first.
-  auto best_target = [&](std::size_t l, std::size_t i) {
-    const auto& s = S[l + 1];
-    index_t b = 0;
-    for (index_t j = 1; j < s.cols(); ++j)
-      if (s(static_cast<index_t>(i), j) > s(static_cast<index_t>(i), b)) b = j;
-    return static_cast<std::size_t>(b);
-  };
+  return S;
+}
 
-  std::vector<LayerLayout> Ly(L);
-  for (std::size_t l = 0; l < L; ++l) {
-    auto& g = Ly[l];
-    g.k = layers[l].labels.size();
-    g.font = g.k <= 24 ? 11 : g.k <= 50 ? 10 : 9;
-    g.min_h = g.font + 5;
-    g.gap = g.k <= 24 ? 10 : g.k <= 50 ? 5 : 3;
-    for (const auto& s : layers[l].labels) g.labels.push_back(ellipsize(s, st.max_label_chars));
-    for (const auto& s : layers[l].classes) g.classes.push_back(ellipsize(s, st.max_label_chars));
-    g.heading = layers[l].name.empty()
-                    ? lname(l) + " (" + std::to_string(g.k) + (g.k == 1 ? " topic)" : " topics)")
-                    : ellipsize(layers[l].name, 2 * st.max_label_chars);
+/// Where topic i of layer l goes most, @p s = s_{l+1}: argmax_j s(i, j), ties to the first.
+std::size_t best_target(const Matrix<double>& s, std::size_t i) {
+  index_t b = 0;
+  for (index_t j = 1; j < s.cols(); ++j)
+    if (s(static_cast<index_t>(i), j) > s(static_cast<index_t>(i), b)) b = j;
+  return static_cast<std::size_t>(b);
+}
+
+/// Font, spacing, shown labels and heading of layer @p l, which depend on its number of topics only.
+LayerLayout layer_text(const HierarchyLayer& ly, std::size_t l, std::size_t max_chars) {
+  LayerLayout g;
+  g.k = ly.labels.size();
+  g.font = g.k <= 24 ? 11 : g.k <= 50 ? 10 : 9;
+  g.min_h = g.font + 5;
+  g.gap = g.k <= 24 ? 10 : g.k <= 50 ? 5 : 3;
+  for (const auto& s : ly.labels) g.labels.push_back(ellipsize(s, max_chars));
+  for (const auto& s : ly.classes) g.classes.push_back(ellipsize(s, max_chars));
+  g.heading = ly.name.empty() ? layer_name(l) + " (" + std::to_string(g.k) + (g.k == 1 ? " topic)" : " topics)")
+                              : ellipsize(ly.name, 2 * max_chars);
+  return g;
+}
+
+/// Colour groups of layer @p g from those of the @p next layer (each topic takes the group of the topic it feeds
+/// most, @p s = the next layer's shares) and, with @p reorder, g's topics grouped by that topic, strongest first.
+void group_by_target(LayerLayout& g, const LayerLayout& next, const Matrix<double>& s, bool reorder) {
+  std::vector<std::size_t> bt(g.k);
+  for (std::size_t i = 0; i < g.k; ++i) {
+    bt[i] = best_target(s, i);
+    g.root[i] = next.root[bt[i]];
   }
+  if (reorder)
+    std::stable_sort(g.order.begin(), g.order.end(), [&](std::size_t a, std::size_t b) {
+      if (next.pos[bt[a]] != next.pos[bt[b]]) return next.pos[bt[a]] < next.pos[bt[b]];
+      return s(static_cast<index_t>(a), static_cast<index_t>(bt[a])) >
+             s(static_cast<index_t>(b), static_cast<index_t>(bt[b]));
+    });
+}
 
-  // Order (right to left: the last layer as given, each earlier layer grouped by the topic it
-  // feeds most, strongest first) and colour groups.
-  for (std::size_t lr = L; lr-- > 0;) {
+/// Order (right to left: the last layer as given, each earlier layer grouped by the topic it
+/// feeds most, strongest first) and colour groups.
+void order_topics(std::vector<LayerLayout>& Ly, const std::vector<Matrix<double>>& S, const HierarchyStyle& st) {
+  for (std::size_t lr = Ly.size(); lr-- > 0;) {
     auto& g = Ly[lr];
     g.order.resize(g.k);
     std::iota(g.order.begin(), g.order.end(), std::size_t(0));
     g.root.resize(g.k);
-    if (lr + 1 == L) {
+    if (lr + 1 == Ly.size()) {
       for (std::size_t i = 0; i < g.k; ++i) g.root[i] = i;
     } else {
-      const auto& next = Ly[lr + 1];
-      std::vector<std::size_t> bt(g.k);
-      for (std::size_t i = 0; i < g.k; ++i) {
-        bt[i] = best_target(lr, i);
-        g.root[i] = next.root[bt[i]];
-      }
-      if (st.reorder)
-        std::stable_sort(g.order.begin(), g.order.end(), [&](std::size_t a, std::size_t b) {
-          if (next.pos[bt[a]] != next.pos[bt[b]]) return next.pos[bt[a]] < next.pos[bt[b]];
-          const auto& s = S[lr + 1];
-          return s(static_cast<index_t>(a), static_cast<index_t>(bt[a])) >
-                 s(static_cast<index_t>(b), static_cast<index_t>(bt[b]));
-        });
+      group_by_target(g, Ly[lr + 1], S[lr + 1], st.reorder);
     }
     g.pos.resize(g.k);
     for (std::size_t p = 0; p < g.k; ++p) g.pos[g.order[p]] = p;
     if (st.colour == LinkColour::source)
       for (std::size_t i = 0; i < g.k; ++i) g.root[i] = g.pos[i];
   }
+}
 
-  // Horizontal layout: boxes as wide as their widest label (+ class name), ribbons between.
+/// Widest label of @p g, with its class name (bold, 10 px apart) where it has one.
+double widest_label(const LayerLayout& g) {
+  double w = 0;
+  for (std::size_t i = 0; i < g.k; ++i) {
+    double wi = estimated_text_width(g.labels[i], g.font);
+    if (!g.classes.empty() && !g.classes[i].empty()) wi += 10 + estimated_text_width(g.classes[i], g.font, true);
+    w = std::max(w, wi);
+  }
+  return w;
+}
+
+/// Horizontal layout: boxes as wide as their widest label (+ class name), ribbons between.
+/// Returns the right end of the boxes and headings.
+double place_columns(std::vector<LayerLayout>& Ly) {
+  const std::size_t L = Ly.size();
   double x = kPad;
   for (std::size_t l = 0; l < L; ++l) {
     auto& g = Ly[l];
-    double w = 0;
-    for (std::size_t i = 0; i < g.k; ++i) {
-      double wi = estimated_text_width(g.labels[i], g.font);
-      if (!g.classes.empty() && !g.classes[i].empty()) wi += 10 + estimated_text_width(g.classes[i], g.font, true);
-      w = std::max(w, wi);
-    }
     g.x = x;
-    g.w = w + 12;
-    const double ribbon_gap = std::max({Ly[l].k, l + 1 < L ? layers[l + 1].labels.size() : 0}) > 40 ? 220 : 170;
-    const double head_w = estimated_text_width(g.heading, 11, true);
+    g.w = widest_label(g) + 12;
+    const double ribbon_gap = std::max({g.k, l + 1 < L ? Ly[l + 1].k : 0}) > 40 ? 220 : 170;
+    const double head_w = estimated_text_width(g.heading, kHeadingSize, true);
     x += std::max(g.w + ribbon_gap, head_w + 20);
   }
   double content_right = 0;
   for (const auto& g : Ly)
-    content_right = std::max({content_right, g.x + g.w, g.x + estimated_text_width(g.heading, 11, true)});
+    content_right = std::max({content_right, g.x + g.w, g.x + estimated_text_width(g.heading, kHeadingSize, true)});
+  return content_right;
+}
 
-  // Vertical layout: every column has the same height.
-  // With masses, the boxes need room above their floor to differ in height.
+/// Vertical layout: every column has the same height, enough for the most crowded one.
+/// With masses, the boxes need room above their floor to differ in height.
+double column_height(const std::vector<LayerLayout>& Ly, const std::vector<HierarchyLayer>& layers) {
   double col_h = 360;
-  for (std::size_t l = 0; l < L; ++l) {
+  for (std::size_t l = 0; l < Ly.size(); ++l) {
     const auto& g = Ly[l];
     const double room = layers[l].mass.empty() ? 1 : g.k > 50 ? 1.3 : 1.6;
     col_h = std::max(col_h, static_cast<double>(g.k) * (room * g.min_h + g.gap) - g.gap);
   }
-  for (std::size_t l = 0; l < L; ++l) {
-    auto& g = Ly[l];
-    const auto& mass = layers[l].mass;
-    const double avail = col_h - static_cast<double>(g.k - 1) * g.gap;
-    const double msum = std::accumulate(mass.begin(), mass.end(), 0.0);
-    g.h.assign(g.k, avail / static_cast<double>(g.k));
-    if (!mass.empty() && msum > 0)
-      for (std::size_t i = 0; i < g.k; ++i)
-        g.h[i] = g.min_h + (avail - static_cast<double>(g.k) * g.min_h) * mass[i] / msum;
-  }
+  return col_h;
+}
 
-  double W = std::max(content_right + kPad, L > 1 ? 640.0 : 360.0);
-  const double title_w = st.title.empty() ? 0 : estimated_text_width(st.title, kTitleSize, true);
-  W = std::max(W, 2 * kPad + title_w);
-  const auto cap_lines = st.caption.empty() ? std::vector<std::string>{} : wrap(st.caption, kCaptionSize, W - 2 * kPad);
-  for (const auto& c : cap_lines) W = std::max(W, 2 * kPad + estimated_text_width(c, kCaptionSize));
+/// Box heights filling a column @p col_h tall: equal, or min_h plus a share of the rest that follows @p mass.
+void size_boxes(LayerLayout& g, const std::vector<double>& mass, double col_h) {
+  const double avail = col_h - static_cast<double>(g.k - 1) * g.gap;
+  const double msum = std::accumulate(mass.begin(), mass.end(), 0.0);
+  g.h.assign(g.k, avail / static_cast<double>(g.k));
+  if (!mass.empty() && msum > 0)
+    for (std::size_t i = 0; i < g.k; ++i)
+      g.h[i] = g.min_h + (avail - static_cast<double>(g.k) * g.min_h) * mass[i] / msum;
+}
 
-  double y = kPad;
-  const double title_y = y + kAscent * kTitleSize;
-  if (!st.title.empty()) y += kTitleSize * 1.35;
-  const double cap_y = y + kAscent * kCaptionSize;
-  y += kCaptionSize * 1.4 * static_cast<double>(cap_lines.size());
-  const double head_y = y + 6 + kAscent * 11;
-  const double top = head_y + kDescent * 11 + 10;
+/// Box tops: each column's boxes stacked from @p top in their order, gap apart.
+void stack_boxes(std::vector<LayerLayout>& Ly, double top) {
   for (auto& g : Ly) {
     g.y.assign(g.k, 0);
     double yy = top;
@@ -554,11 +587,71 @@ std::string hierarchy_svg(const std::vector<HierarchyLayer>& layers, const Hiera
       yy += g.h[i] + g.gap;
     }
   }
+}
 
-  // Links: widths at the target end are s(i, j) of node j's height; the ends are stacked in
-  // the order of the nodes at the other end, centred, and scaled down together if too tall.
+/// Canvas width (content, title and caption, at least 640 px with links and 360 without) and the rows above the
+/// columns: title, caption wrapped to the canvas, headings.
+Frame layout_frame(double content_right, std::size_t L, const HierarchyStyle& st) {
+  Frame f;
+  f.W = std::max(content_right + kPad, L > 1 ? 640.0 : 360.0);
+  const double title_w = st.title.empty() ? 0 : estimated_text_width(st.title, kTitleSize, true);
+  f.W = std::max(f.W, 2 * kPad + title_w);
+  if (!st.caption.empty()) f.cap_lines = wrap(st.caption, kCaptionSize, f.W - 2 * kPad);
+  for (const auto& c : f.cap_lines) f.W = std::max(f.W, 2 * kPad + estimated_text_width(c, kCaptionSize));
+
+  double y = kPad;
+  f.title_y = y + kAscent * kTitleSize;
+  if (!st.title.empty()) y += kTitleSize * 1.35;
+  f.cap_y = y + kAscent * kCaptionSize;
+  y += kCaptionSize * 1.4 * static_cast<double>(f.cap_lines.size());
+  f.head_y = y + 6 + kAscent * kHeadingSize;
+  f.top = f.head_y + kDescent * kHeadingSize + 10;
+  return f;
+}
+
+/// Target ends (@p ll is ordered by target, then source position): the ends into one node are stacked, centred
+/// on it, and scaled down together when they would exceed its height.
+void stack_target_ends(std::vector<Link>& ll, const LayerLayout& dst) {
+  for (std::size_t a = 0; a < ll.size();) {
+    std::size_t b = a;
+    double tot = 0;
+    while (b < ll.size() && ll[b].j == ll[a].j) tot += ll[b++].wt;
+    const double hj = dst.h[ll[a].j], c = tot > hj ? hj / tot : 1;
+    double yy = dst.y[ll[a].j] + (hj - tot * c) / 2;
+    for (std::size_t q = a; q < b; ++q) {
+      ll[q].wt *= c;
+      ll[q].yt = yy;
+      yy += ll[q].wt;
+    }
+    a = b;
+  }
+}
+
+/// Source ends, in the order of their targets: stacked, centred and scaled down like the target ends.
+void stack_source_ends(std::vector<Link>& ll, const LayerLayout& src) {
+  for (std::size_t pi = 0; pi < src.k; ++pi) {
+    const std::size_t i = src.order[pi];
+    double tot = 0;
+    for (const auto& k : ll)
+      if (k.i == i) tot += k.wt;
+    const double hi = src.h[i], c = tot > hi ? hi / tot : 1;
+    double yy = src.y[i] + (hi - tot * c) / 2;
+    for (auto& k : ll)
+      if (k.i == i) {
+        k.ws = k.wt * c;
+        k.ys = yy;
+        yy += k.ws;
+      }
+  }
+}
+
+/// Links: widths at the target end are s(i, j) of node j's height; the ends are stacked in
+/// the order of the nodes at the other end, centred, and scaled down together if too tall.
+/// Only shares s > 0 and >= @p threshold make a link.
+std::vector<Link> place_links(const std::vector<LayerLayout>& Ly, const std::vector<Matrix<double>>& S,
+                              double threshold) {
   std::vector<Link> links;
-  for (std::size_t l = 1; l < L; ++l) {
+  for (std::size_t l = 1; l < Ly.size(); ++l) {
     const auto& src = Ly[l - 1];
     const auto& dst = Ly[l];
     std::vector<Link> ll;
@@ -566,84 +659,70 @@ std::string hierarchy_svg(const std::vector<HierarchyLayer>& layers, const Hiera
       for (std::size_t pi = 0; pi < src.k; ++pi) {
         const std::size_t i = src.order[pi], j = dst.order[pj];
         const double s = S[l](static_cast<index_t>(i), static_cast<index_t>(j));
-        if (s > 0 && s >= st.threshold) ll.push_back({l, i, j, s, s * dst.h[j], 0, 0, 0});
+        if (s > 0 && s >= threshold) ll.push_back({l, i, j, s, s * dst.h[j], 0, 0, 0});
       }
-    // Target ends (ll is ordered by target, then source position).
-    for (std::size_t a = 0; a < ll.size();) {
-      std::size_t b = a;
-      double tot = 0;
-      while (b < ll.size() && ll[b].j == ll[a].j) tot += ll[b++].wt;
-      const double hj = dst.h[ll[a].j], c = tot > hj ? hj / tot : 1;
-      double yy = dst.y[ll[a].j] + (hj - tot * c) / 2;
-      for (std::size_t q = a; q < b; ++q) {
-        ll[q].wt *= c;
-        ll[q].yt = yy;
-        yy += ll[q].wt;
-      }
-      a = b;
-    }
-    // Source ends, in the order of their targets.
-    for (std::size_t pi = 0; pi < src.k; ++pi) {
-      const std::size_t i = src.order[pi];
-      double tot = 0;
-      for (const auto& k : ll)
-        if (k.i == i) tot += k.wt;
-      const double hi = src.h[i], c = tot > hi ? hi / tot : 1;
-      double yy = src.y[i] + (hi - tot * c) / 2;
-      for (auto& k : ll)
-        if (k.i == i) {
-          k.ws = k.wt * c;
-          k.ys = yy;
-          yy += k.ws;
-        }
-    }
+    stack_target_ends(ll, dst);
+    stack_source_ends(ll, src);
     links.insert(links.end(), ll.begin(), ll.end());
   }
+  return links;
+}
 
-  // Legend.
-  const double lf = 10.5, sample_w = 56;
+/// The legend's sentences, unwrapped: what ribbons, box heights and colours mean (none without st.legend).
+std::vector<std::string> legend_lines(const std::vector<HierarchyLayer>& layers, const HierarchyStyle& st) {
   std::vector<std::string> leg_lines;
-  if (st.legend) {
-    const std::string thr = fixed(st.threshold, 2);
-    std::string s;
-    if (L > 1) {
-      leg_lines.push_back(std::string("Ribbon from topic i of layer l-1 to topic j of layer l: ") +
-                          (st.normalise ? "the share s(i, j) of i in j, the column-normalised weight "
-                                          "A(l)[i, j] / sum_i A(l)[i, j]"
-                                        : "the weight s(i, j) as given") +
-                          "; at its right end it covers s(i, j) of box j.");
-      leg_lines.push_back("Ribbons with s(i, j) < " + thr +
-                          " are not drawn; the ribbons leaving a box are narrowed together where they would not "
-                          "fit it.");
-    }
-    bool any_mass = false;
-    for (const auto& ly : layers) any_mass = any_mass || !ly.mass.empty();
-    leg_lines.push_back(any_mass ? "Box heights follow the topic mass (above a floor that keeps labels readable)."
-                                 : "Box heights are equal within a layer.");
-    if (L > 1)
-      leg_lines.push_back(st.colour == LinkColour::last_layer
-                              ? "Colour: the last-layer topic that a topic feeds most (following its widest ribbon)."
-                              : "Colour: the ribbon's source topic.");
+  if (!st.legend) return leg_lines;
+  const bool links = layers.size() > 1;
+  if (links) {
+    leg_lines.push_back(std::string("Ribbon from topic i of layer l-1 to topic j of layer l: ") +
+                        (st.normalise ? "the share s(i, j) of i in j, the column-normalised weight "
+                                        "A(l)[i, j] / sum_i A(l)[i, j]"
+                                      : "the weight s(i, j) as given") +
+                        "; at its right end it covers s(i, j) of box j.");
+    leg_lines.push_back("Ribbons with s(i, j) < " + fixed(st.threshold, 2) +
+                        " are not drawn; the ribbons leaving a box are narrowed together where they would not "
+                        "fit it.");
   }
-  std::vector<std::string> leg_wrapped;
-  for (const auto& l : leg_lines)
-    for (auto& w : wrap(l, lf, W - 2 * kPad - (L > 1 ? sample_w + 12 : 0))) leg_wrapped.push_back(w);
-  const double leg_top = top + col_h + 24;
-  const double H_total = (leg_wrapped.empty() ? top + col_h : leg_top + lf * 1.45 * static_cast<double>(leg_wrapped.size())) + kPad;
+  bool any_mass = false;
+  for (const auto& ly : layers) any_mass = any_mass || !ly.mass.empty();
+  leg_lines.push_back(any_mass ? "Box heights follow the topic mass (above a floor that keeps labels readable)."
+                               : "Box heights are equal within a layer.");
+  if (links)
+    leg_lines.push_back(st.colour == LinkColour::last_layer
+                            ? "Colour: the last-layer topic that a topic feeds most (following its widest ribbon)."
+                            : "Colour: the ribbon's source topic.");
+  return leg_lines;
+}
 
-  std::ostringstream os;
-  svg_open(os, W, H_total);
-  if (!st.title.empty()) put_text(os, kPad, title_y, st.title, {kTitleSize, Anchor::start, 0, true, ""});
-  for (std::size_t k = 0; k < cap_lines.size(); ++k)
-    put_text(os, kPad, cap_y + kCaptionSize * 1.4 * static_cast<double>(k), cap_lines[k],
+/// How far the legend's text starts right of the left margin: past the sample ribbon when there is one.
+double legend_indent(bool sample) { return sample ? kSampleW + 12 : 0; }
+
+/// @p lines wrapped to the width a canvas @p W wide leaves them.
+std::vector<std::string> wrap_legend(const std::vector<std::string>& lines, double W, bool sample) {
+  std::vector<std::string> out;
+  for (const auto& l : lines)
+    for (auto& w : wrap(l, kLegendSize, W - 2 * kPad - legend_indent(sample))) out.push_back(w);
+  return out;
+}
+
+/// Title, caption and column headings.
+void draw_headings(std::ostream& os, const Frame& f, const std::vector<LayerLayout>& Ly, const HierarchyStyle& st) {
+  if (!st.title.empty()) put_text(os, kPad, f.title_y, st.title, {kTitleSize, Anchor::start, 0, true, ""});
+  for (std::size_t k = 0; k < f.cap_lines.size(); ++k)
+    put_text(os, kPad, f.cap_y + kCaptionSize * 1.4 * static_cast<double>(k), f.cap_lines[k],
              {kCaptionSize, Anchor::start, 0, false, "#444444"});
-  for (const auto& g : Ly) put_text(os, g.x, head_y, g.heading, {11, Anchor::start, 0, true, "#333333"});
+  for (const auto& g : Ly) put_text(os, g.x, f.head_y, g.heading, {kHeadingSize, Anchor::start, 0, true, "#333333"});
+}
 
+/// One ribbon per link, from the right side of its source box to the left side of its target box, with the
+/// full labels and the share as tooltip.
+void draw_links(std::ostream& os, const std::vector<Link>& links, const std::vector<LayerLayout>& Ly,
+                const std::vector<HierarchyLayer>& layers, LinkColour colour_by) {
   for (const auto& k : links) {
     const auto& src = Ly[k.l - 1];
     const auto& dst = Ly[k.l];
     const double x0 = src.x + src.w, x1 = dst.x, xm = (x0 + x1) / 2;
-    const std::size_t colour = st.colour == LinkColour::last_layer ? dst.root[k.j] : src.root[k.i];
+    const std::size_t colour = colour_by == LinkColour::last_layer ? dst.root[k.j] : src.root[k.i];
     os << "<path class=\"link\" d=\"M" << num(x0) << "," << num(k.ys) << " C" << num(xm) << "," << num(k.ys) << " "
        << num(xm) << "," << num(k.yt) << " " << num(x1) << "," << num(k.yt) << " L" << num(x1) << ","
        << num(k.yt + k.wt) << " C" << num(xm) << "," << num(k.yt + k.wt) << " " << num(xm) << ","
@@ -653,35 +732,69 @@ std::string hierarchy_svg(const std::vector<HierarchyLayer>& layers, const Hiera
                      fixed(k.share, 2))
        << "</title></path>\n";
   }
-  for (std::size_t l = 0; l < L; ++l) {
-    const auto& g = Ly[l];
-    for (std::size_t p = 0; p < g.k; ++p) {
-      const std::size_t i = g.order[p];
-      const Rgb c = palette(g.root[i]);
-      std::string tip = layers[l].labels[i];
-      if (!layers[l].classes.empty() && !layers[l].classes[i].empty()) tip += " (" + layers[l].classes[i] + ")";
-      if (!layers[l].mass.empty()) tip += ", mass " + fixed(layers[l].mass[i], 3);
-      os << "<rect class=\"node\" x=\"" << num(g.x) << "\" y=\"" << num(g.y[i]) << "\" width=\"" << num(g.w)
-         << "\" height=\"" << num(g.h[i]) << "\" rx=\"2\" fill=\"" << hex(mix(c, {255, 255, 255}, 0.8))
-         << "\" stroke=\"" << hex(c) << "\"><title>" << xml_escape(tip) << "</title></rect>\n";
-      const double yb = g.y[i] + g.h[i] / 2 + 0.35 * g.font;
-      put_text(os, g.x + 6, yb, g.labels[i], {g.font, Anchor::start, 0, false, "#111111"});
-      if (!g.classes.empty() && !g.classes[i].empty())
-        put_text(os, g.x + g.w - 6, yb, g.classes[i], {g.font, Anchor::end, 0, true, hex(mix(c, {0, 0, 0}, 0.35))});
-    }
-  }
-  if (!leg_wrapped.empty() && L > 1) {
-    // A sample ribbon, narrowing like the ones leaving a crowded box.
+}
+
+/// Box of topic @p i of layer @p g (tooltip: full label, class, mass), its label and its class name.
+void draw_node(std::ostream& os, const LayerLayout& g, const HierarchyLayer& ly, std::size_t i) {
+  const Rgb c = palette(g.root[i]);
+  std::string tip = ly.labels[i];
+  if (!ly.classes.empty() && !ly.classes[i].empty()) tip += " (" + ly.classes[i] + ")";
+  if (!ly.mass.empty()) tip += ", mass " + fixed(ly.mass[i], 3);
+  os << "<rect class=\"node\" x=\"" << num(g.x) << "\" y=\"" << num(g.y[i]) << "\" width=\"" << num(g.w)
+     << "\" height=\"" << num(g.h[i]) << "\" rx=\"2\" fill=\"" << hex(mix(c, {255, 255, 255}, 0.8))
+     << "\" stroke=\"" << hex(c) << "\"><title>" << xml_escape(tip) << "</title></rect>\n";
+  const double yb = g.y[i] + g.h[i] / 2 + 0.35 * g.font;
+  put_text(os, g.x + 6, yb, g.labels[i], {g.font, Anchor::start, 0, false, "#111111"});
+  if (!g.classes.empty() && !g.classes[i].empty())
+    put_text(os, g.x + g.w - 6, yb, g.classes[i], {g.font, Anchor::end, 0, true, hex(mix(c, {0, 0, 0}, 0.35))});
+}
+
+/// The legend's text from @p leg_top down, after a sample ribbon, narrowing like the ones leaving a crowded box
+/// (with @p sample).
+void draw_legend(std::ostream& os, const std::vector<std::string>& lines, double leg_top, bool sample) {
+  if (!lines.empty() && sample) {
     const double sx = kPad, sy = leg_top - 2;
-    os << "<path d=\"M" << num(sx) << "," << num(sy + 4) << " C" << num(sx + sample_w / 2) << "," << num(sy + 4) << " "
-       << num(sx + sample_w / 2) << "," << num(sy) << " " << num(sx + sample_w) << "," << num(sy) << " L"
-       << num(sx + sample_w) << "," << num(sy + 16) << " C" << num(sx + sample_w / 2) << "," << num(sy + 16) << " "
-       << num(sx + sample_w / 2) << "," << num(sy + 10) << " " << num(sx) << "," << num(sy + 10)
+    os << "<path d=\"M" << num(sx) << "," << num(sy + 4) << " C" << num(sx + kSampleW / 2) << "," << num(sy + 4)
+       << " " << num(sx + kSampleW / 2) << "," << num(sy) << " " << num(sx + kSampleW) << "," << num(sy) << " L"
+       << num(sx + kSampleW) << "," << num(sy + 16) << " C" << num(sx + kSampleW / 2) << "," << num(sy + 16) << " "
+       << num(sx + kSampleW / 2) << "," << num(sy + 10) << " " << num(sx) << "," << num(sy + 10)
        << " Z\" fill=\"#1f77b4\" fill-opacity=\"0.45\"/>\n";
   }
-  for (std::size_t k = 0; k < leg_wrapped.size(); ++k)
-    put_text(os, kPad + (L > 1 ? sample_w + 12 : 0), leg_top + kAscent * lf + lf * 1.45 * static_cast<double>(k),
-             leg_wrapped[k], {lf, Anchor::start, 0, false, "#333333"});
+  const double x = kPad + legend_indent(sample), y0 = leg_top + kAscent * kLegendSize;
+  for (std::size_t k = 0; k < lines.size(); ++k)
+    put_text(os, x, y0 + kLegendSize * 1.45 * static_cast<double>(k), lines[k],
+             {kLegendSize, Anchor::start, 0, false, "#333333"});
+}
+
+}  // namespace
+
+std::string hierarchy_svg(const std::vector<HierarchyLayer>& layers, const HierarchyStyle& st) {
+  check_layers(layers);
+  const auto S = link_shares(layers, st.normalise);
+  std::vector<LayerLayout> Ly;
+  for (std::size_t l = 0; l < layers.size(); ++l) Ly.push_back(layer_text(layers[l], l, st.max_label_chars));
+  order_topics(Ly, S, st);
+
+  const double content_right = place_columns(Ly);
+  const double col_h = column_height(Ly, layers);
+  for (std::size_t l = 0; l < Ly.size(); ++l) size_boxes(Ly[l], layers[l].mass, col_h);
+  const Frame f = layout_frame(content_right, layers.size(), st);
+  stack_boxes(Ly, f.top);
+  const auto links = place_links(Ly, S, st.threshold);
+
+  const bool sample = layers.size() > 1;  // a sample ribbon in the legend
+  const auto legend = wrap_legend(legend_lines(layers, st), f.W, sample);
+  const double leg_top = f.top + col_h + 24;
+  const double H_total =
+      (legend.empty() ? f.top + col_h : leg_top + kLegendSize * 1.45 * static_cast<double>(legend.size())) + kPad;
+
+  std::ostringstream os;
+  svg_open(os, f.W, H_total);
+  draw_headings(os, f, Ly, st);
+  draw_links(os, links, Ly, layers, st.colour);
+  for (std::size_t l = 0; l < Ly.size(); ++l)
+    for (std::size_t p = 0; p < Ly[l].k; ++p) draw_node(os, Ly[l], layers[l], Ly[l].order[p]);
+  draw_legend(os, legend, leg_top, sample);
   os << "</svg>\n";
   return os.str();
 }
