@@ -454,21 +454,13 @@ NNMF_HD int nnls_warp(const Lanes& lanes, const T* G, index_t k, const T* c_in, 
   }
 
   for (;;) {
-    // w_i = c_i - (G_{i,P} x_P) off the passive set; two chains as nnls_column.
+    // w_i = c_i - (G_{i,P} x_P) off the passive set, summed as nnls_column sums it (passive_product).
     lanes.each(0, np, [&](index_t r) { z[r] = x[P[r]]; });
     const LaneBest<T> pick = lanes.best(
         0, k, LaneBest<T>{tol, -1},
         [&](index_t i) {
           if (state[i] != kStateZero) return LaneBest<T>{tol, -1};
-          const T* Gi = G + i * k;
-          T s0 = 0, s1 = 0;
-          index_t r = 0;
-          for (; r + 2 <= np; r += 2) {
-            s0 += Gi[P[r]] * z[r];
-            s1 += Gi[P[r + 1]] * z[r + 1];
-          }
-          if (r < np) s0 += Gi[P[r]] * z[r];
-          const T wi = c[i] - (s0 + s1);
+          const T wi = c[i] - passive_product<T>(G + i * k, P, z, np);
           w[i] = wi;
           return wi > tol ? LaneBest<T>{wi, static_cast<int>(i)} : LaneBest<T>{tol, -1};
         },
