@@ -146,6 +146,17 @@ class _Hierarchy(_TransformerMixin, _Base):
             return None
         return list(model.held_out_errors(to_core(X), H, device=self.device, n_threads=int(self.n_threads)))
 
+    def _fitted_errors(self, X, A, S, H):
+        """Each layer's ||X - A0..Al Sl||_F / ||X||_F from the factors A and the coefficients S a
+        baseline fitted (one column per sample), on the entries outside H when given: the CLI's
+        rel_error (nnmf::relative_errors / observed_errors of the fit's S, not a new forward
+        pass). Before any attribute is set, as _held_out_errors."""
+        if H is None:
+            return list(_fn(X, "relative_errors")(to_core(X), A, S, device=self.device,
+                                                  n_threads=int(self.n_threads)))
+        return list(_fn(X, "observed_errors")(to_core(X), A, S, H, device=self.device,
+                                              n_threads=int(self.n_threads)))
+
     def _set_fitted(self, X, extra):
         H = extra.get("held_out")
         self.held_out_ = None if H is None else held_out_to_user(H, X.shape)
@@ -160,14 +171,18 @@ class _Hierarchy(_TransformerMixin, _Base):
         n_iter = extra.get("n_iter", len(hist))
         if n_iter is not None:
             self.n_iter_ = n_iter
-        if H is None:
-            rep = self._model.evaluate(to_core(X), device=self.device, n_threads=self.n_threads)
-            self.relative_errors_ = [r["rel_error"] for r in rep]
-            self.reconstruction_err_ = self.relative_errors_[-1] * _norm(X)
-        else:  # the training error on the observed entries, as the CLI's rel_error
-            self.relative_errors_ = list(self._model.observed_errors(to_core(X), H, device=self.device,
-                                                                     n_threads=int(self.n_threads)))
-            self.reconstruction_err_ = self.relative_errors_[-1] * _norm(_observed(X, self.held_out_))
+        # Each layer's error as the CLI's rel_error: a baseline's from the coefficients it fitted
+        # (extra["relative_errors"], see _fitted_errors), NeuralNMF's from its forward pass, which
+        # is its S. With a held-out set, the training error on the observed entries.
+        errs = extra.get("relative_errors")
+        if errs is None and H is None:
+            errs = [r["rel_error"] for r in self._model.evaluate(to_core(X), device=self.device,
+                                                                 n_threads=self.n_threads)]
+        elif errs is None:
+            errs = list(self._model.observed_errors(to_core(X), H, device=self.device,
+                                                    n_threads=int(self.n_threads)))
+        self.relative_errors_ = errs
+        self.reconstruction_err_ = errs[-1] * _norm(X if H is None else _observed(X, self.held_out_))
 
     def __sklearn_is_fitted__(self):
         # lambda_ is a parameter, so scikit-learn's default test (attributes ending in "_")
@@ -232,7 +247,10 @@ class _Hierarchy(_TransformerMixin, _Base):
     def score(self, X, y=None):
         """Higher is better: the accuracy of predict on the known labels of y (y != -1) for a
         supervised model given y, otherwise minus the relative reconstruction error
-        ||X - X_hat||_F / ||X||_F of the last layer."""
+        ||X - X_hat||_F / ||X||_F of the last layer, with X_hat from transform(X) (the forward
+        pass). On the training data this is -relative_errors_[-1] for NeuralNMF (fitted
+        without held-out entries), whose coefficients are that pass; a baseline's
+        relative_errors_ comes from the coefficients it fitted, so its score(X) differs."""
         if y is not None and getattr(self, "classes_", None) is not None:
             _, known, _ = check_labels(y, np.shape(X)[0], f"{type(self).__name__}.score")
             y = np.asarray(y).ravel()
@@ -399,6 +417,14 @@ def _observed(X, held):
     return np.where(held.toarray(), 0, X)
 
 
+def _unpool(S, pool, m):
+    """Deep NMF's coefficients with one column per sample, as the CLI's S*.mtx: with pooling,
+    column j of layer l is column j // pool**l of its S(l) (nnmf::unpool_columns)."""
+    if pool <= 1:
+        return S
+    return [np.asfortranarray(np.repeat(s, pool ** l, axis=1)[:, :m]) for l, s in enumerate(S)]
+
+
 def _norm(X):
     if issparse(X):
         return float(np.sqrt(np.dot(X.data.astype(np.float64), X.data.astype(np.float64))))
@@ -478,6 +504,14 @@ class NeuralNMF(_ClassifierPart, _Hierarchy):
     ||P_H(X - X_hat_l)|| / ||P_H(X)|| (``report.json``'s ``held_out_error`` of `nnmf fit
     --holdout`); both are None after a fit without held-out entries.
     ``held_out_error(X, H)`` scores any fitted model on a set H.
+
+    Fitted errors
+    -------------
+    ``relative_errors_``: each layer's ||X - A_0..A_l S_l||_F / ||X||_F with S_l the forward
+    pass of X (the model's coefficients: ``transform(X, layer=l)``), as ``report.json``'s
+    ``rel_error`` of `nnmf fit`; after a fit with held-out entries, on the observed entries
+    only. ``reconstruction_err_``: relative_errors_[-1] times the norm of X (without the
+    held-out entries).
     """
 
     _supervised = True
@@ -562,7 +596,14 @@ class NMF(_Hierarchy):
     Held-out entries (``fit(X, held_out=H)`` or ``held_out_fraction``, as for NeuralNMF): the
     fit is then masked multiplicative updates (SSNMF without labels, whatever ``solver``; ANLS
     and HALS cannot leave entries out), as `nnmf fit --method nmf --holdout`; ``held_out_``
-    and ``held_out_error_`` as for NeuralNMF."""
+    and ``held_out_error_`` as for NeuralNMF.
+
+    ``reconstruction_err_`` is ||X - W H||_F of the fitted W and H (as scikit-learn's), and
+    ``relative_errors_`` [reconstruction_err_ / ||X||_F], the `nnmf fit --method nmf`
+    ``rel_error``; with held-out entries both are taken on the observed entries. They come
+    from the fit's W, not from ``transform(X)`` (a fresh NNLS solve, whose error on the
+    training data is at most the fitted one), so ``score(X)`` need not equal
+    -relative_errors_[0]."""
 
     _supervised = False
 
@@ -602,7 +643,8 @@ class NMF(_Hierarchy):
                           ConvergenceWarning)
         model = _model_class(X).from_factors([W])
         return model, {"n_iter": iters, "objective": objective, "held_out": held,
-                       "held_out_error": self._held_out_errors(model, X, held)}
+                       "held_out_error": self._held_out_errors(model, X, held),
+                       "relative_errors": self._fitted_errors(X, [W], [H], held)}
 
     def _set_fitted(self, X, extra):
         super()._set_fitted(X, extra)
@@ -638,11 +680,13 @@ class _Multilayer(_ClassifierPart, _Hierarchy):
             sup = dict(labels=labels[0].tolist(), known=labels[1].tolist(),
                        num_classes=len(labels[2]), lambda_=float(self.lambda_))
         H = self._held_out_set(X, held_out, opts["seed"], who)  # one seed for the draw and the fit
-        A, _S, B, objective, layer_objective, iters = _fn(X, name)(
+        A, S, B, objective, layer_objective, iters = _fn(X, name)(
             to_core(X), opts, device=self.device, n_threads=int(self.n_threads), held_out=H, **sup)
         model = _model_class(X).from_factors(A, B)
+        S = _unpool(S, opts.get("pool", 0), X.shape[0])
         return model, {"n_iter": iters, "objective": objective, "layer_objective": layer_objective,
-                       "held_out": H, "held_out_error": self._held_out_errors(model, X, H)}
+                       "held_out": H, "held_out_error": self._held_out_errors(model, X, H),
+                       "relative_errors": self._fitted_errors(X, A, S, H)}
 
 
 class HierarchicalNMF(_Multilayer):
@@ -650,7 +694,14 @@ class HierarchicalNMF(_Multilayer):
     semi-supervised NMF at the last layer when fit gets y. ``transform`` is the NNLS forward
     pass through the fitted factors (as for NeuralNMF). Held-out entries (``fit(X,
     held_out=H)`` or ``held_out_fraction``, as for NeuralNMF): layer 0 is fitted by masked
-    multiplicative updates that never read them; ``held_out_error_`` scores every layer."""
+    multiplicative updates that never read them; ``held_out_error_`` scores every layer (from
+    that forward pass, as the CLI).
+
+    ``relative_errors_`` is each layer's ||X - A_0..A_l S_l||_F / ||X||_F with the
+    coefficients S_l the fit produced (not the forward pass of ``transform``), as `nnmf fit
+    --method hnmf`'s ``rel_error``; with held-out entries, on the observed entries.
+    ``reconstruction_err_`` is relative_errors_[-1] times the norm of X (without the held-out
+    entries)."""
 
     def __init__(self, ranks=(20, 6), *, init="nndsvd", solver="anls", max_iter=200, tol=1e-6,
                  lambda_=1.0, held_out_fraction=None, random_state=None, device="cpu", n_threads=0,
@@ -694,7 +745,13 @@ class DeepNMF(_Multilayer):
     backpropagation (``backward_max_iter`` iterations). Held-out entries (``fit(X,
     held_out=H)`` or ``held_out_fraction``, as for NeuralNMF): layer 0 is fitted, forward and
     backward, by masked multiplicative updates that never read them; ``held_out_error_``
-    scores every layer."""
+    scores every layer (from the forward pass of ``transform``, as the CLI).
+
+    ``relative_errors_`` is each layer's ||X - A_0..A_l S_l||_F / ||X||_F with the
+    coefficients S_l the fit produced (with pooling, each sample scored by its group's code),
+    not the forward pass of ``transform``, as `nnmf fit --method deep`'s ``rel_error``; with
+    held-out entries, on the observed entries. ``reconstruction_err_`` is relative_errors_[-1]
+    times the norm of X (without the held-out entries)."""
 
     def __init__(self, ranks=(20, 6), *, pool=0, init="nndsvd", solver="anls", max_iter=200,
                  tol=1e-6, backward_max_iter=300, backward_tol=1e-6, lambda_=1.0,

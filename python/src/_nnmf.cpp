@@ -478,6 +478,43 @@ py::tuple nnls_backward_impl(const py::array& A, const py::object& X, const py::
   return py::make_tuple(dA, dX, status);
 }
 
+/// Factors or coefficients A(0..L) / S(0..L) from a list of 2-D arrays (copied).
+template <class T>
+std::vector<nnmf::Matrix<T>> to_matrices(const std::vector<py::array>& list, const char* name) {
+  std::vector<nnmf::Matrix<T>> out;
+  out.reserve(list.size());
+  for (const auto& a : list) out.push_back(to_matrix<T>(a, name));
+  return out;
+}
+
+/// Each layer's ||X - A0..Al Sl||_F / ||X||_F from given factors and coefficients
+/// (nnmf::relative_errors: what `nnmf fit` reports as rel_error from the S a method fitted).
+template <class T>
+std::vector<double> relative_errors_impl(const py::object& X, const std::vector<py::array>& A,
+                                         const std::vector<py::array>& S, const std::string& device,
+                                         int threads) {
+  const Data<T> d = to_data<T>(X, "X");
+  const auto a = to_matrices<T>(A, "A");
+  const auto s = to_matrices<T>(S, "S");
+  return without_gil(d, device, threads,
+                     [&](const auto& ctx, const auto& x) { return nnmf::relative_errors<T>(ctx, x, a, s); });
+}
+
+/// The same on the entries outside the held-out set H (nnmf::observed_errors: rel_error of a
+/// fit with --holdout).
+template <class T>
+std::vector<double> observed_errors_impl(const py::object& X, const std::vector<py::array>& A,
+                                         const std::vector<py::array>& S, const py::object& held_out,
+                                         const std::string& device, int threads) {
+  const Data<T> d = to_data<T>(X, "X");
+  const auto a = to_matrices<T>(A, "A");
+  const auto s = to_matrices<T>(S, "S");
+  const nnmf::HeldOut H = to_held_out(held_out);
+  return without_gil(d, device, threads, [&](const auto& ctx, const auto& x) {
+    return nnmf::observed_errors<T>(ctx, x, a, s, H);
+  });
+}
+
 /// The seeded held-out set of X (nnmf::random_held_out, as `nnmf fit --holdout-fraction`).
 template <class T>
 py::tuple random_held_out_impl(const py::object& X, double fraction, std::uint64_t seed) {
@@ -648,6 +685,14 @@ PYBIND11_MODULE(_nnmf, m) {
         py::arg("device") = "cpu", py::arg("n_threads") = 0, py::arg("held_out") = py::none());
   m.def("nmf32", &nmf_impl<float>, py::arg("X"), py::arg("k"), py::arg("options"),
         py::arg("device") = "cpu", py::arg("n_threads") = 0, py::arg("held_out") = py::none());
+  m.def("relative_errors64", &relative_errors_impl<double>, py::arg("X"), py::arg("A"), py::arg("S"),
+        py::arg("device") = "cpu", py::arg("n_threads") = 0);
+  m.def("relative_errors32", &relative_errors_impl<float>, py::arg("X"), py::arg("A"), py::arg("S"),
+        py::arg("device") = "cpu", py::arg("n_threads") = 0);
+  m.def("observed_errors64", &observed_errors_impl<double>, py::arg("X"), py::arg("A"), py::arg("S"),
+        py::arg("held_out"), py::arg("device") = "cpu", py::arg("n_threads") = 0);
+  m.def("observed_errors32", &observed_errors_impl<float>, py::arg("X"), py::arg("A"), py::arg("S"),
+        py::arg("held_out"), py::arg("device") = "cpu", py::arg("n_threads") = 0);
   m.def("random_held_out64", &random_held_out_impl<double>, py::arg("X"), py::arg("fraction"), py::arg("seed"));
   m.def("random_held_out32", &random_held_out_impl<float>, py::arg("X"), py::arg("fraction"), py::arg("seed"));
   m.def("npmi64", &npmi_impl<double>, py::arg("X"), py::arg("topics"));

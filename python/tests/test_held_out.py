@@ -1,6 +1,8 @@
 """Held-out entries (masked cross-validation): NeuralNMF.fit(X, held_out=H) and
 held_out_fraction give the model and held-out errors of `nnmf fit --holdout` /
-`--holdout-fraction`, never read a held-out value, and refuse bad sets with the sizes."""
+`--holdout-fraction`, never read a held-out value, and refuse bad sets with the sizes. The
+baselines (NMF, HierarchicalNMF, DeepNMF) give the factors and report (rel_error,
+held_out_error) of `nnmf fit --method nmf|hnmf|deep`, with and without held-out entries."""
 import json
 import os
 import subprocess
@@ -33,8 +35,13 @@ def cli_fit(X_path, out, *extra):
 
 
 def assert_same_fit(est, cli_model, report):
+    """The factors and held-out errors of the CLI's fit (none without a held-out set)."""
+    assert len(est.factors_) == len(cli_model.factors_)
     for a, b in zip(est.factors_, cli_model.factors_):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    if "held_out_error" not in report["layers"][0]:
+        assert est.held_out_error_ is None
+        return
     errs = [layer["held_out_error"] for layer in report["layers"]]
     np.testing.assert_allclose(est.held_out_error_, errs, rtol=1e-10)
 
@@ -166,32 +173,81 @@ def test_held_out_error_method_checks_its_arguments(synthetic):
     assert len(errs) == 2 and all(np.isfinite(errs))
 
 
-# ---- the baselines: NMF (masked multiplicative updates), HierarchicalNMF, DeepNMF ----
+# ---- the baselines: NMF (HALS; masked multiplicative updates with held-out entries),
+# HierarchicalNMF, DeepNMF (also with pooling) ----
 
 BASELINES = {
-    # estimator and its settings, and the same fit from the CLI
-    "nmf": (lambda **kw: nnmf.NMF(n_components=8, max_iter=30, **kw), ["--ranks", "8", "--epochs", "30"]),
+    # estimator and its settings, and the same fit from the CLI (NMF: the CLI's HALS; with
+    # held-out entries both fit by masked multiplicative updates whatever the solver)
+    "nmf": (lambda **kw: nnmf.NMF(n_components=8, solver="hals", max_iter=30, **kw),
+            ["--method", "nmf", "--ranks", "8", "--epochs", "30"]),
     "hnmf": (lambda **kw: nnmf.HierarchicalNMF(ranks=(8, 3), max_iter=30, **kw),
-             ["--ranks", "8,3", "--epochs", "30"]),
+             ["--method", "hnmf", "--ranks", "8,3", "--epochs", "30"]),
     "deep": (lambda **kw: nnmf.DeepNMF(ranks=(8, 3), backward_max_iter=30, **kw),
-             ["--ranks", "8,3", "--epochs", "30"]),
+             ["--method", "deep", "--ranks", "8,3", "--epochs", "30"]),
+    "deep-pool": (lambda **kw: nnmf.DeepNMF(ranks=(8, 3), pool=2, backward_max_iter=30, **kw),
+                  ["--method", "deep", "--ranks", "8,3", "--epochs", "30", "--set", "pool=2"]),
 }
 
 
 @needs_cli
+@pytest.mark.parametrize("held_out", [False, True], ids=["all-entries", "held-out"])
+@pytest.mark.parametrize("data", ["news", "synthetic", "synthetic-float32"])
 @pytest.mark.parametrize("method", sorted(BASELINES))
-def test_baseline_held_out_fraction_matches_the_cli(news, tmp_path, method):
+def test_baseline_matches_the_cli(request, tmp_path, method, data, held_out):
+    """A baseline's factors and report as `nnmf fit --method ...` (sparse and dense X, both
+    precisions): its relative_errors_ is the CLI's rel_error, from the coefficients S the
+    method fitted (not a new forward pass; on the observed entries with a held-out set), and
+    reconstruction_err_ that error times the norm of X (without the held-out entries)."""
     make, cli_args = BASELINES[method]
+    d = request.getfixturevalue(data.split("-")[0])
+    X = d["X"].astype(np.float32) if data.endswith("float32") else d["X"]
+    precision = ["--precision", "float"] if data.endswith("float32") else []
     out = tmp_path / "out"
-    run_cli("fit", os.path.join(news["dir"], "X.mtx"), "--method", method, *cli_args, "--seed", "5",
-            "--threads", "2", "--quiet", "--holdout-fraction", "0.1", "--holdout-out", str(tmp_path / "H.mtx"),
-            "-o", str(out))
+    holdout = ["--holdout-fraction", "0.1", "--holdout-out", str(tmp_path / "H.mtx")] if held_out else []
+    run_cli("fit", os.path.join(d["dir"], "X.mtx"), *cli_args, *precision, "--seed", "5", "--threads", "2",
+            "--quiet", *holdout, "-o", str(out))
     report = json.loads((out / "report.json").read_text())
     cli_model = nnmf.NeuralNMF.load(out / "model.nnmf")
-    est = make(held_out_fraction=0.1, random_state=5, n_threads=2).fit(news["X"])
-    assert pattern(est.held_out_) == pattern(scipy.io.mmread(str(tmp_path / "H.mtx")).T)
+    est = make(held_out_fraction=0.1 if held_out else None, random_state=5, n_threads=2).fit(X)
+    assert est.factors_[0].dtype == X.dtype
     assert_same_fit(est, cli_model, report)
-    assert all(0 < e < 2 for e in est.held_out_error_)
+    np.testing.assert_allclose(est.relative_errors_, [layer["rel_error"] for layer in report["layers"]],
+                               rtol=1e-10)
+    if held_out:
+        assert pattern(est.held_out_) == pattern(scipy.io.mmread(str(tmp_path / "H.mtx")).T)
+        assert all(0 < e < 2 for e in est.held_out_error_)
+        X = X - X.multiply(est.held_out_) if sp.issparse(X) else np.where(est.held_out_.toarray(), 0, X)
+    norm = np.sqrt(X.multiply(X).sum()) if sp.issparse(X) else np.linalg.norm(X.astype(np.float64))
+    assert est.reconstruction_err_ == pytest.approx(est.relative_errors_[-1] * norm, rel=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_error_bindings_score_given_coefficients(synthetic, rng, sparse, dtype):
+    """The bindings of nnmf::relative_errors / observed_errors (what the baselines' relative_errors_
+    come from) against NumPy, on coefficients that are no forward pass."""
+    from nnmf import _nnmf
+    from nnmf._validation import check_held_out, to_core
+    suffix = "32" if dtype == np.float32 else "64"
+    X = synthetic["X"].astype(dtype)  # (90 samples, 87 features); the core's is X.T
+    A = [np.asfortranarray(rng.random(shape), dtype=dtype) for shape in ((87, 6), (6, 3))]
+    S = [np.asfortranarray(rng.random(shape), dtype=dtype) for shape in ((6, 90), (3, 90))]
+    Xc = to_core(sp.csr_matrix(X) if sparse else X)
+    R = [X.T - A[0] @ S[0], X.T - A[0] @ A[1] @ S[1]]
+    got = getattr(_nnmf, "relative_errors" + suffix)(Xc, A, S, n_threads=2)
+    want = [np.linalg.norm(r.astype(np.float64)) / np.linalg.norm(X.astype(np.float64)) for r in R]
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-10)
+    mask = rng.random(X.shape) < 0.2
+    H = check_held_out(mask, X.shape, "test")
+    got = getattr(_nnmf, "observed_errors" + suffix)(Xc, A, S, H, n_threads=2)
+    keep = ~mask.T
+    want = [np.linalg.norm(r[keep].astype(np.float64)) / np.linalg.norm(X.T[keep].astype(np.float64)) for r in R]
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-10)
+    with pytest.raises(ValueError, match="S1 is 6 x 90, expected 3 x 90"):
+        getattr(_nnmf, "relative_errors" + suffix)(Xc, A, [S[0], S[0]])
+    with pytest.raises(ValueError, match="held_out is 3 x 3 but X is 87 x 90"):
+        getattr(_nnmf, "observed_errors" + suffix)(Xc, A, S, (3, 3, np.zeros(4, np.int64), np.zeros(0, np.int64)))
 
 
 @pytest.mark.parametrize("method", sorted(BASELINES))
