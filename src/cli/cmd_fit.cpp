@@ -483,6 +483,119 @@ void read_fit_rest(const FitArgs& a, bool multi, FitRequest<T>& req, FitInputs<T
     for (auto& y : in.eval_sets) y.clear();
 }
 
+/// The request of a fit from the options alone (usage errors before any file is read).
+template <class T>
+FitRequest<T> fit_request(const Context& ctx, const FitArgs& a) {
+  FitRequest<T> req;
+  req.ctx = &ctx;
+  req.ranks = parse_ranks(a.ranks, "--ranks");
+  req.seed = a.seed;
+  req.iterations = a.epochs.value_or(-1);
+  req.settings = parse_settings(a.set);
+  req.neural = neural_options(a);
+  return req;
+}
+
+/// Reads X and the rest of the inputs into @p in and @p req, and on process 0 opens the output
+/// folder @p dir and writes --holdout-out; the time taken goes to @p t.
+template <class T>
+void read_fit_inputs(const Context& ctx, const FitArgs& a, FitRequest<T>& req, FitInputs<T>& in,
+                     std::optional<OutputDir>& dir, Timings& t) {
+  const bool multi = ctx.processes() > 1, writer = ctx.process() == 0;
+  const auto t_load = Clock::now();
+  // Every process reads its share; a file one of them cannot read stops all of them.
+  if (multi) read_x_share(ctx, a, req, in);
+  detail::all_or_none(ctx, [&] {
+    if (!multi) read_x_alone(a, in);
+    read_fit_rest(a, multi, req, in);
+    if (writer) dir.emplace(a.out, "-o", "fit");  // before the work: a bad output path fails now
+    if (writer && !a.holdout_out.empty()) write_holdout(a.holdout_out, req.neural.held_out);
+  });
+  req.X = &in.X;
+  t.load_s = since(t_load);
+}
+
+/// Shows the fit's epochs and phases on @p progress and notes in @p t the communication time
+/// when the training epochs begin.
+template <class T>
+void report_progress(FitRequest<T>& req, Progress& progress, Timings& t, const Context& ctx) {
+  req.progress = [&progress](int step, int total, double loss) { progress.update(step, total, loss); };
+  req.phase = [&progress, &t, &ctx](const std::string& name, int i, int n) {
+    if (name == "training") t.comm_before_training_s = ctx.communication().seconds;
+    progress.phase(name, i, n);
+  };
+}
+
+/// Runs the method (Ctrl-C ends Neural NMF's training softly) and completes its result as a
+/// model named by the method, with @p class_names; the fit's time goes to @p t.
+template <class T>
+FitOutcome<T> fit_method(const Method& method, const FitRequest<T>& req, const FitArgs& a,
+                         std::vector<std::string> class_names, Timings& t) {
+  const auto t_fit = Clock::now();
+  arm_soft_interrupt(a.method == "neural");
+  FitOutcome<T> out = call(method, req);
+  t.comm_after_fit_s = req.ctx->communication().seconds;
+  arm_soft_interrupt(false);
+  complete_model(out, a.method, std::move(class_names));
+  t.fit_s = since(t_fit);
+  return out;
+}
+
+/// Whether each process writes its own columns of S (--s-per-process under mpirun).
+bool s_in_blocks(const Context& ctx, const FitArgs& a) { return ctx.processes() > 1 && a.s_per_process; }
+
+/// Each layer's report (errors, held-out errors, accuracies on --eval-labels or else --labels);
+/// then S is gathered whole on process 0 unless written in blocks. The time goes to @p t.
+template <class T>
+json evaluate_fit(const Context& ctx, const FitArgs& a, const FitRequest<T>& req, const FitInputs<T>& in,
+                  FitOutcome<T>& out, Timings& t) {
+  const auto t_eval = Clock::now();
+  std::vector<std::vector<int>> labels = in.eval_sets;
+  if (labels.empty() && req.supervision) labels = {req.supervision->labels};
+  const std::vector<std::uint8_t> known = req.supervision ? req.supervision->known : std::vector<std::uint8_t>{};
+  json layers = layer_reports(ctx, in.X, out, labels, known);
+  add_held_out_errors(layers, ctx, in.X, out, req.neural.held_out, a.method == "neural");
+  if (!s_in_blocks(ctx, a))
+    for (auto& S : out.S) S = detail::gather_columns(ctx, S, 0);  // every S whole on process 0
+  t.eval_s = since(t_eval);
+  return layers;
+}
+
+/// Writes S in blocks (every process) or with the factors, the model and report.json into the
+/// output folder @p dir, which process 0 then moves into place.
+template <class T>
+void write_fit_outputs(const Common& c, const FitArgs& a, const Context& ctx, const FitRequest<T>& req,
+                       const FitInputs<T>& in, const FitOutcome<T>& out, const json& layers, const Timings& t,
+                       std::optional<OutputDir>& dir) {
+  const bool writer = ctx.process() == 0, s_blocks = s_in_blocks(ctx, a);
+  const json data = data_info(ctx, a.X, in.X);
+  const json per_process = process_timings(ctx, t);
+  if (s_blocks) mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", out.S, in.block, in.total, a.X);
+  detail::all_or_none(ctx, [&] {
+    if (!writer) return;
+    write_factors(*dir, out, a, !s_blocks);
+    io::write_file_atomic(dir->stage("report.json"),
+                          fit_report(c, a, ctx, data, req.ranks, out, layers, t, per_process,
+                                     req.neural.held_out.size()).dump(2) + "\n");
+    dir->commit();
+  });
+}
+
+/// The exit status: 130 when Ctrl-C ended the fit (on any process under mpirun; process 0 says
+/// where the model reached is), else 0.
+template <class T>
+int fit_exit_status(const Context& ctx, const FitArgs& a, const FitOutcome<T>& out) {
+  const bool multi = ctx.processes() > 1;
+  const bool interrupted = interrupt_requested() ||
+                           (multi && out.model && out.model->stop_reason() == StopReason::interrupted);
+  if (!interrupted) return 0;
+  if (ctx.process() == 0)
+    std::fprintf(stderr, "fit: interrupted by Ctrl-C after %zu epochs; %s holds the model reached "
+                         "(stop_reason interrupted)\n", out.history.size(), a.out.c_str());
+  return 130;
+}
+
+/// `nnmf fit`: reads the inputs, fits, scores each layer and writes the output folder.
 template <class T>
 int run_fit(const Common& c, const FitArgs& a) {
   Timings t;
@@ -492,73 +605,18 @@ int run_fit(const Common& c, const FitArgs& a) {
   if (multi && !holdout_option(a).empty())  // every process alike, before any reading
     throw UsageError(holdout_option(a) + ": not under mpirun (run the cross-validation fit on one process)");
   const Method& method = find_method(a.method);
-  FitRequest<T> req;
-  req.ctx = &ctx;
-  req.ranks = parse_ranks(a.ranks, "--ranks");
-  req.seed = a.seed;
-  req.iterations = a.epochs.value_or(-1);
-  req.settings = parse_settings(a.set);
-  req.neural = neural_options(a);
+  FitRequest<T> req = fit_request<T>(ctx, a);
   Progress progress(c.quiet || !writer, "fit " + a.method);
   progress.phase("reading " + a.X, 0, 0);
-  const auto t_load = Clock::now();
   FitInputs<T> in;
   std::optional<OutputDir> dir;
-  // Every process reads its share; a file one of them cannot read stops all of them.
-  if (multi) read_x_share(ctx, a, req, in);
-  detail::all_or_none(ctx, [&] {
-    if (!multi) read_x_alone(a, in);
-    read_fit_rest(a, multi, req, in);
-    if (writer) dir.emplace(a.out, "-o", "fit");  // before the work: a bad output path fails now
-    if (writer && !a.holdout_out.empty()) write_holdout(a.holdout_out, req.neural.held_out);
-  });
-  const io::AnyMatrix<T>& X = in.X;
-  const auto& eval_sets = in.eval_sets;
-  req.X = &X;
-  t.load_s = since(t_load);
-
-  req.progress = [&progress](int step, int total, double loss) { progress.update(step, total, loss); };
-  req.phase = [&progress, &t, &ctx](const std::string& name, int i, int n) {
-    if (name == "training") t.comm_before_training_s = ctx.communication().seconds;
-    progress.phase(name, i, n);
-  };
-  const auto t_fit = Clock::now();
-  arm_soft_interrupt(a.method == "neural");
-  FitOutcome<T> out = call(method, req);
-  t.comm_after_fit_s = ctx.communication().seconds;
-  arm_soft_interrupt(false);
-  complete_model(out, a.method, std::move(in.class_names));
-  t.fit_s = since(t_fit);
-  const auto t_eval = Clock::now();
-  std::vector<std::vector<int>> labels = eval_sets;
-  if (labels.empty() && req.supervision) labels = {req.supervision->labels};
-  const std::vector<std::uint8_t> known = req.supervision ? req.supervision->known : std::vector<std::uint8_t>{};
-  json layers = layer_reports(ctx, X, out, labels, known);
-  add_held_out_errors(layers, ctx, X, out, req.neural.held_out, a.method == "neural");
-  const bool s_blocks = multi && a.s_per_process;
-  if (!s_blocks)
-    for (auto& S : out.S) S = detail::gather_columns(ctx, S, 0);  // every S whole on process 0
-  t.eval_s = since(t_eval);
-  const json data = data_info(ctx, a.X, X);
-  const json per_process = process_timings(ctx, t);
-  if (s_blocks) mpi::write_s_blocks(ctx, writer ? dir->stage("") : "", out.S, in.block, in.total, a.X);
-  detail::all_or_none(ctx, [&] {
-    if (!writer) return;
-    write_factors(*dir, out, a, !s_blocks);
-    io::write_file_atomic(dir->stage("report.json"),
-                          fit_report(c, a, ctx, data, req.ranks, out, layers, t, per_process, req.neural.held_out.size()).dump(2) + "\n");
-    dir->commit();
-  });
+  read_fit_inputs(ctx, a, req, in, dir, t);
+  report_progress(req, progress, t, ctx);
+  FitOutcome<T> out = fit_method(method, req, a, std::move(in.class_names), t);
+  const json layers = evaluate_fit(ctx, a, req, in, out, t);
+  write_fit_outputs(c, a, ctx, req, in, out, layers, t, dir);
   progress.done(summary(layers, t.fit_s, a.out));
-  const bool interrupted = interrupt_requested() ||
-                           (multi && out.model && out.model->stop_reason() == StopReason::interrupted);
-  if (interrupted) {
-    if (!writer) return 130;
-    std::fprintf(stderr, "fit: interrupted by Ctrl-C after %zu epochs; %s holds the model reached "
-                         "(stop_reason interrupted)\n", out.history.size(), a.out.c_str());
-    return 130;
-  }
-  return 0;
+  return fit_exit_status(ctx, a, out);
 }
 
 void add_choice(CLI::App* cmd, const std::string& name, std::string& target, const std::string& help,

@@ -611,6 +611,155 @@ void put_matrix(std::string& out, const Matrix<T>& M) {
   out.append(reinterpret_cast<const char*>(M.data()), sizeof(T) * static_cast<std::size_t>(M.size()));
 }
 
+/// Where a model file's payload ends (its CRC follows) and the size of its values, from a
+/// header checked against the file.
+struct ModelLayout {
+  std::uint32_t value_size = 0;
+  std::size_t end = 0;
+};
+
+/// Checks that @p d is not empty, starts with the magic and holds a whole header and a CRC.
+void check_model_start(const std::string& path, const std::string& d) {
+  if (d.empty()) throw IoError(path + ": model file is empty");
+  if (d.size() < 8 || std::memcmp(d.data(), kMagic, 8) != 0)
+    throw IoError(path + ": not an nnmf model file (bad magic)");
+  if (d.size() < kHeader + 4)
+    throw IoError(path + ": truncated model file (" + std::to_string(d.size()) + " bytes)");
+}
+
+/// The end of a payload of @p payload bytes, which with the header and the CRC must be the
+/// whole file @p d (no more, no less).
+std::size_t payload_end(const std::string& path, const std::string& d, std::uint64_t payload) {
+  const std::size_t want = payload > d.size() ? SIZE_MAX : kHeader + payload + 4;
+  if (d.size() < want)
+    throw IoError(path + ": truncated model file: " + std::to_string(d.size()) + " bytes, expected " +
+                  std::to_string(want));
+  if (d.size() > want)
+    throw IoError(path + ": corrupt model file: " + std::to_string(d.size() - want) +
+                  " bytes after its end");
+  return kHeader + payload;
+}
+
+/// Checks the CRC-32 stored at @p end against the bytes before it.
+void check_model_crc(const std::string& path, const std::string& d, std::size_t end) {
+  std::uint32_t stored;
+  std::memcpy(&stored, d.data() + end, 4);
+  const auto crc = static_cast<std::uint32_t>(
+      crc32_z(0L, reinterpret_cast<const Bytef*>(d.data()), end));
+  if (crc != stored) throw IoError(path + ": corrupt model file (checksum mismatch)");
+}
+
+/// Checks everything about the file @p d outside its payload: magic, version, value size,
+/// length and checksum.
+ModelLayout check_model_file(const std::string& path, const std::string& d) {
+  check_model_start(path, d);
+  Reader hdr(path, d, 8, kHeader);
+  const auto version = hdr.get<std::uint32_t>();
+  const auto value_size = hdr.get<std::uint32_t>();
+  const auto payload = hdr.get<std::uint64_t>();
+  if (version != kVersion)
+    throw IoError(path + ": unsupported model format version " + std::to_string(version) +
+                  " (this build reads version " + std::to_string(kVersion) + ")");
+  if (value_size != 4 && value_size != 8)
+    throw IoError(path + ": corrupt model file (value size " + std::to_string(value_size) + ")");
+  const std::size_t end = payload_end(path, d, payload);
+  check_model_crc(path, d, end);
+  return {value_size, end};
+}
+
+/// The payload of a model file: the factors, the classifier and the metadata (JSON text).
+template <class T>
+struct ModelPayload {
+  std::vector<Matrix<T>> A;
+  Matrix<T> B;
+  std::string meta;
+};
+
+/// Reads the payload of @p d (layer count, A(0..L-1), B, metadata), which must fill it exactly;
+/// every size is checked against the bytes left before it is used.
+template <class T>
+ModelPayload<T> read_model_payload(const std::string& path, const std::string& d, const ModelLayout& f) {
+  Reader r(path, d, kHeader, f.end);
+  const auto L = r.get<std::uint32_t>();
+  if (L == 0 || L > 1000) throw IoError(path + ": corrupt model file (" + std::to_string(L) + " layers)");
+  ModelPayload<T> p;
+  for (std::uint32_t l = 0; l < L; ++l) p.A.push_back(r.template matrix<T>(f.value_size));
+  p.B = r.template matrix<T>(f.value_size);
+  const auto jl = r.get<std::uint64_t>();
+  p.meta = r.bytes(static_cast<std::size_t>(jl));
+  if (!r.at_end()) throw IoError(path + ": corrupt model file (unread bytes in the payload)");
+  return p;
+}
+
+/// The model of the factors and classifier read from @p path; IoError if they do not fit together.
+template <class T>
+NeuralNmf<T> model_from_payload(const std::string& path, ModelPayload<T>& p) {
+  try {
+    return NeuralNmf<T>::from_factors(std::move(p.A), std::move(p.B));
+  } catch (const Error& e) {
+    throw IoError(path + ": inconsistent model: " + e.what());
+  }
+}
+
+/// One record of the metadata's training history.
+EpochRecord epoch_record(const nlohmann::json& h) {
+  EpochRecord rec;
+  rec.epoch = static_cast<int>(json_int(h, "epoch", 0, INT32_MAX));
+  rec.loss = json_real(h, "loss");
+  rec.reconstruction = json_real(h, "reconstruction");
+  rec.energy = json_real(h, "energy");
+  rec.supervision = json_real(h, "supervision");
+  rec.step = json_real(h, "step");
+  if (h.contains("seconds")) rec.seconds = json_real(h, "seconds");
+  rec.nnls_iterations = json_int(h, "nnls_iterations", 0, INT64_MAX);
+  rec.line_search_trials = static_cast<int>(json_int(h, "line_search_trials", 0, INT32_MAX));
+  if (h.contains("validation_accuracy")) rec.validation_accuracy = json_real(h, "validation_accuracy");
+  return rec;
+}
+
+/// The StopReason whose name is @p why; IoError for a name no StopReason has.
+StopReason stop_reason_named(const std::string& why) {
+  for (StopReason v : {StopReason::none, StopReason::converged, StopReason::stationary,
+                       StopReason::epoch_cap, StopReason::interrupted, StopReason::validation})
+    if (why == to_string(v)) return v;
+  throw IoError("unknown stop_reason '" + why + "'");
+}
+
+/// What a model file's metadata holds besides the factors.
+struct ModelMeta {
+  std::vector<EpochRecord> history;
+  StopReason stop_reason = StopReason::none;
+  std::string method;
+  std::vector<std::string> class_names;
+};
+
+/// Parses the metadata text @p js (throws nlohmann::json::exception or IoError when corrupt).
+ModelMeta parse_model_meta(const std::string& js) {
+  const auto meta = nlohmann::json::parse(js);
+  ModelMeta out;
+  for (const auto& h : meta.at("history")) out.history.push_back(epoch_record(h));
+  // Absent in files written before it existed: StopReason::none.
+  if (meta.contains("stop_reason")) out.stop_reason = stop_reason_named(meta.at("stop_reason").get<std::string>());
+  if (meta.contains("method")) out.method = meta.at("method").get<std::string>();
+  if (meta.contains("class_names")) out.class_names = meta.at("class_names").get<std::vector<std::string>>();
+  return out;
+}
+
+/// Runs @p f, reporting a JSON error, an IoError or a DimensionMismatch from it as corrupt
+/// metadata of @p path (IoError).
+template <class F>
+void as_metadata_error(const std::string& path, F&& f) {
+  try {
+    f();
+  } catch (const nlohmann::json::exception& e) {
+    throw IoError(path + ": corrupt model metadata: " + e.what());
+  } catch (const IoError& e) {
+    throw IoError(path + ": corrupt model metadata: " + e.what());
+  } catch (const DimensionMismatch& e) {
+    throw IoError(path + ": corrupt model metadata: " + e.what());
+  }
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -666,87 +815,16 @@ void NeuralNmf<T>::save(const std::string& path) const {
 template <class T>
 NeuralNmf<T> NeuralNmf<T>::load(const std::string& path) {
   const std::string d = detail::read_model_bytes(path);
-  if (d.empty()) throw IoError(path + ": model file is empty");
-  if (d.size() < 8 || std::memcmp(d.data(), detail::kMagic, 8) != 0)
-    throw IoError(path + ": not an nnmf model file (bad magic)");
-  if (d.size() < detail::kHeader + 4)
-    throw IoError(path + ": truncated model file (" + std::to_string(d.size()) + " bytes)");
-  detail::Reader hdr(path, d, 8, detail::kHeader);
-  const auto version = hdr.get<std::uint32_t>();
-  const auto value_size = hdr.get<std::uint32_t>();
-  const auto payload = hdr.get<std::uint64_t>();
-  if (version != detail::kVersion)
-    throw IoError(path + ": unsupported model format version " + std::to_string(version) +
-                  " (this build reads version " + std::to_string(detail::kVersion) + ")");
-  if (value_size != 4 && value_size != 8)
-    throw IoError(path + ": corrupt model file (value size " + std::to_string(value_size) + ")");
-  const std::size_t want = payload > d.size() ? SIZE_MAX : detail::kHeader + payload + 4;
-  if (d.size() < want)
-    throw IoError(path + ": truncated model file: " + std::to_string(d.size()) + " bytes, expected " +
-                  std::to_string(want));
-  if (d.size() > want)
-    throw IoError(path + ": corrupt model file: " + std::to_string(d.size() - want) +
-                  " bytes after its end");
-  const std::size_t end = detail::kHeader + payload;
-  std::uint32_t stored;
-  std::memcpy(&stored, d.data() + end, 4);
-  const auto crc = static_cast<std::uint32_t>(
-      crc32_z(0L, reinterpret_cast<const Bytef*>(d.data()), end));
-  if (crc != stored) throw IoError(path + ": corrupt model file (checksum mismatch)");
-  detail::Reader r(path, d, detail::kHeader, end);
-  const auto L = r.get<std::uint32_t>();
-  if (L == 0 || L > 1000) throw IoError(path + ": corrupt model file (" + std::to_string(L) + " layers)");
-  std::vector<Matrix<T>> A;
-  for (std::uint32_t l = 0; l < L; ++l) A.push_back(r.template matrix<T>(value_size));
-  Matrix<T> B = r.template matrix<T>(value_size);
-  const auto jl = r.get<std::uint64_t>();
-  const std::string js = r.bytes(static_cast<std::size_t>(jl));
-  if (!r.at_end()) throw IoError(path + ": corrupt model file (unread bytes in the payload)");
-  NeuralNmf<T> m;
-  try {
-    m = from_factors(std::move(A), std::move(B));
-  } catch (const Error& e) {
-    throw IoError(path + ": inconsistent model: " + e.what());
-  }
-  try {
-    const auto meta = nlohmann::json::parse(js);
-    using detail::json_int;
-    using detail::json_real;
-    for (const auto& h : meta.at("history")) {
-      EpochRecord rec;
-      rec.epoch = static_cast<int>(json_int(h, "epoch", 0, INT32_MAX));
-      rec.loss = json_real(h, "loss");
-      rec.reconstruction = json_real(h, "reconstruction");
-      rec.energy = json_real(h, "energy");
-      rec.supervision = json_real(h, "supervision");
-      rec.step = json_real(h, "step");
-      if (h.contains("seconds")) rec.seconds = json_real(h, "seconds");
-      rec.nnls_iterations = json_int(h, "nnls_iterations", 0, INT64_MAX);
-      rec.line_search_trials = static_cast<int>(json_int(h, "line_search_trials", 0, INT32_MAX));
-      if (h.contains("validation_accuracy")) rec.validation_accuracy = json_real(h, "validation_accuracy");
-      m.history_.push_back(rec);
-    }
-    // Absent in files written before it existed: StopReason::none.
-    if (meta.contains("stop_reason")) {
-      const std::string why = meta.at("stop_reason").get<std::string>();
-      bool known = false;
-      for (StopReason v : {StopReason::none, StopReason::converged, StopReason::stationary,
-                           StopReason::epoch_cap, StopReason::interrupted, StopReason::validation})
-        if (why == to_string(v)) {
-          m.stop_reason_ = v;
-          known = true;
-        }
-      if (!known) throw IoError("unknown stop_reason '" + why + "'");
-    }
-    if (meta.contains("method")) m.method_ = meta.at("method").get<std::string>();
-    if (meta.contains("class_names")) m.set_class_names(meta.at("class_names").get<std::vector<std::string>>());
-  } catch (const nlohmann::json::exception& e) {
-    throw IoError(path + ": corrupt model metadata: " + e.what());
-  } catch (const IoError& e) {
-    throw IoError(path + ": corrupt model metadata: " + e.what());
-  } catch (const DimensionMismatch& e) {
-    throw IoError(path + ": corrupt model metadata: " + e.what());
-  }
+  const detail::ModelLayout layout = detail::check_model_file(path, d);
+  detail::ModelPayload<T> p = detail::read_model_payload<T>(path, d, layout);
+  NeuralNmf<T> m = detail::model_from_payload(path, p);
+  detail::as_metadata_error(path, [&] {
+    detail::ModelMeta meta = detail::parse_model_meta(p.meta);
+    m.history_ = std::move(meta.history);
+    m.stop_reason_ = meta.stop_reason;
+    m.method_ = std::move(meta.method);
+    m.set_class_names(std::move(meta.class_names));
+  });
   return m;
 }
 

@@ -71,55 +71,73 @@ void check_finite_nonneg(const char* name, double v) {
   if (!(v >= 0) || !std::isfinite(v)) bad(std::string(name) + " must be finite and >= 0, got " + std::to_string(v));
 }
 
-/// Checks everything about the options that does not need the data's values.
-void check_fit_options(const FitOptions& o, index_t n, index_t m, bool sparse) {
-  if (o.ranks.empty()) bad("ranks is empty; give at least one rank k0");
-  for (std::size_t l = 0; l < o.ranks.size(); ++l) {
-    const index_t k = o.ranks[l];
-    const index_t above = l == 0 ? n : o.ranks[l - 1];
+/// Checks the ranks: at least one, each >= 1 and at most the rows of X (k0) or the rank above.
+void check_ranks(const std::vector<index_t>& ranks, index_t n) {
+  if (ranks.empty()) bad("ranks is empty; give at least one rank k0");
+  for (std::size_t l = 0; l < ranks.size(); ++l) {
+    const index_t k = ranks[l];
+    const index_t above = l == 0 ? n : ranks[l - 1];
     if (k < 1) bad("rank k" + std::to_string(l) + " = " + std::to_string(k) + " must be >= 1");
     if (k > above)
       bad("rank k" + std::to_string(l) + " = " + std::to_string(k) + " exceeds " +
-          (l == 0 ? "the number of rows of X, N = " : "the rank of the layer above, k" + std::to_string(l - 1) + " = ") +
+          (l == 0 ? "the number of rows of X, N = "
+                  : "the rank of the layer above, k" + std::to_string(l - 1) + " = ") +
           std::to_string(above) + "; ranks must satisfy N >= k0 >= k1 >= ...");
   }
+}
+
+/// Checks the weights of the loss terms: finite, >= 0 and not all 0.
+void check_loss_weights(const FitOptions& o) {
   check_finite_nonneg("reconstruction_weight", o.reconstruction_weight);
   check_finite_nonneg("energy_weight", o.energy_weight);
   if (o.reconstruction_weight == 0 && o.energy_weight == 0 && !o.supervision)
     bad("every loss term has weight 0");
-  if (o.supervision) {
-    const Supervision& s = *o.supervision;
-    if (static_cast<index_t>(s.labels.size()) != m)
-      throw DimensionMismatch(std::string(kWho) + ": " + std::to_string(s.labels.size()) +
-                              " labels for " + std::to_string(m) + " columns of X");
-    if (!s.known.empty() && static_cast<index_t>(s.known.size()) != m)
-      throw DimensionMismatch(std::string(kWho) + ": known mask has " + std::to_string(s.known.size()) +
-                              " entries for " + std::to_string(m) + " columns of X");
-    const int maxl = s.labels.empty() ? -1 : *std::max_element(s.labels.begin(), s.labels.end());
-    const int c = s.num_classes > 0 ? s.num_classes : maxl + 1;
-    for (std::size_t j = 0; j < s.labels.size(); ++j) {
-      if (s.labels[j] < 0 || s.labels[j] >= c)
-        bad("label " + std::to_string(s.labels[j]) + " of column " + std::to_string(j) +
-            " is out of range [0, " + std::to_string(c) + ")");
-      if (!s.known.empty() && s.known[j] > 1)
-        bad("known mask entry " + std::to_string(int(s.known[j])) + " at column " + std::to_string(j) + " is not 0 or 1");
-    }
-    check_finite_nonneg("supervision lambda", s.lambda);
-    if (s.loss == SupervisionLoss::cross_entropy && s.classifier == ClassifierMode::closed_form)
-      bad("the cross-entropy loss has no closed-form classifier; use ClassifierMode::trained");
+}
+
+/// Checks the labels and known mask against the @p m columns of X, the classes and the
+/// supervision term's weight and classifier.
+void check_supervision(const Supervision& s, index_t m) {
+  if (static_cast<index_t>(s.labels.size()) != m)
+    throw DimensionMismatch(std::string(kWho) + ": " + std::to_string(s.labels.size()) +
+                            " labels for " + std::to_string(m) + " columns of X");
+  if (!s.known.empty() && static_cast<index_t>(s.known.size()) != m)
+    throw DimensionMismatch(std::string(kWho) + ": known mask has " + std::to_string(s.known.size()) +
+                            " entries for " + std::to_string(m) + " columns of X");
+  const int maxl = s.labels.empty() ? -1 : *std::max_element(s.labels.begin(), s.labels.end());
+  const int c = s.num_classes > 0 ? s.num_classes : maxl + 1;
+  for (std::size_t j = 0; j < s.labels.size(); ++j) {
+    if (s.labels[j] < 0 || s.labels[j] >= c)
+      bad("label " + std::to_string(s.labels[j]) + " of column " + std::to_string(j) +
+          " is out of range [0, " + std::to_string(c) + ")");
+    if (!s.known.empty() && s.known[j] > 1)
+      bad("known mask entry " + std::to_string(int(s.known[j])) + " at column " + std::to_string(j) + " is not 0 or 1");
   }
+  check_finite_nonneg("supervision lambda", s.lambda);
+  if (s.loss == SupervisionLoss::cross_entropy && s.classifier == ClassifierMode::closed_form)
+    bad("the cross-entropy loss has no closed-form classifier; use ClassifierMode::trained");
+}
+
+/// Checks the held-out entries and the missing-data mask (one of them, the mask on dense X only,
+/// n x m entries of 0 or 1).
+void check_missing_entries(const FitOptions& o, index_t n, index_t m, bool sparse) {
   if (!o.held_out.none()) {
     check_held_out(kWho, o.held_out, n, m);
     if (!o.data_mask.empty()) bad("give data_mask or held_out, not both");
   }
   if (!o.data_mask.empty()) {
-    if (sparse) bad("data_mask needs dense X (a dense mask on sparse X would densify it); give the held-out entries as held_out");
+    if (sparse)
+      bad("data_mask needs dense X (a dense mask on sparse X would densify it); give the held-out entries as "
+          "held_out");
     if (static_cast<index_t>(o.data_mask.size()) != n * m)
       throw DimensionMismatch(std::string(kWho) + ": data_mask has " + std::to_string(o.data_mask.size()) +
                               " entries, X has " + shape_string(n, m) + " = " + std::to_string(n * m));
     for (std::size_t q = 0; q < o.data_mask.size(); ++q)
       if (o.data_mask[q] > 1) bad("data_mask entry " + std::to_string(q) + " is not 0 or 1");
   }
+}
+
+/// Checks when training stops: the epoch cap, the convergence test and the validation split.
+void check_stopping(const FitOptions& o) {
   if (o.epochs < 0) bad("epochs must be >= 0, got " + std::to_string(o.epochs));
   check_finite_nonneg("rel_tol", o.rel_tol);
   if (o.patience < 0) bad("patience must be >= 0");
@@ -127,6 +145,10 @@ void check_fit_options(const FitOptions& o, index_t n, index_t m, bool sparse) {
     bad("validation_fraction must lie in [0, 1), got " + std::to_string(o.validation_fraction));
   if (o.validation_min_labels < 1 || o.validation_patience < 1)
     bad("validation_min_labels and validation_patience must be >= 1");
+}
+
+/// Checks the optimizer's settings: learning rates, their decay and Adam's parameters.
+void check_optimizer(const FitOptions& o) {
   check_finite_nonneg("learning_rate", o.learning_rate);
   check_finite_nonneg("classifier_lr", o.classifier_lr);
   if (o.optimizer != Optimizer::line_search && o.learning_rate == 0 && o.scaling != Scaling::mean)
@@ -136,22 +158,37 @@ void check_fit_options(const FitOptions& o, index_t n, index_t m, bool sparse) {
   if (o.decay_every < 1) bad("decay_every must be >= 1");
   if (!(o.adam_beta1 >= 0 && o.adam_beta1 < 1) || !(o.adam_beta2 >= 0 && o.adam_beta2 < 1) || !(o.adam_eps > 0))
     bad("Adam parameters need 0 <= beta1, beta2 < 1 and eps > 0");
+}
+
+/// Checks the initialization: NMF iterations and restarts, lean columns, and given factors
+/// (one per layer, A(l) k(l-1) x k(l) with k(-1) = n, finite and nonnegative).
+void check_init(const FitOptions& o, index_t n) {
   if (o.init == Init::nmf && (o.init_iterations < 1 || o.init_restarts < 1))
     bad("init_iterations and init_restarts must be >= 1");
   if (o.lean_init_columns < 0)
     bad("lean_init_columns must be >= 0 (0 = never lean), got " + std::to_string(o.lean_init_columns));
-  if (o.init == Init::given) {
-    if (o.initial_factors.size() != o.ranks.size())
-      bad(std::to_string(o.initial_factors.size()) + " initial factors for " +
-          std::to_string(o.ranks.size()) + " layers");
-    for (std::size_t l = 0; l < o.ranks.size(); ++l) {
-      const Matrix<double>& A = o.initial_factors[l];
-      const index_t rows = l == 0 ? n : o.ranks[l - 1];
-      const std::string name = "initial factor A" + std::to_string(l);
-      check_shape(kWho, name.c_str(), A.rows(), A.cols(), rows, o.ranks[l]);
-      check_values<double>(kWho, name.c_str(), A.view(), true);
-    }
+  if (o.init != Init::given) return;
+  if (o.initial_factors.size() != o.ranks.size())
+    bad(std::to_string(o.initial_factors.size()) + " initial factors for " +
+        std::to_string(o.ranks.size()) + " layers");
+  for (std::size_t l = 0; l < o.ranks.size(); ++l) {
+    const Matrix<double>& A = o.initial_factors[l];
+    const index_t rows = l == 0 ? n : o.ranks[l - 1];
+    const std::string name = "initial factor A" + std::to_string(l);
+    check_shape(kWho, name.c_str(), A.rows(), A.cols(), rows, o.ranks[l]);
+    check_values<double>(kWho, name.c_str(), A.view(), true);
   }
+}
+
+/// Checks everything about the options that does not need the data's values.
+void check_fit_options(const FitOptions& o, index_t n, index_t m, bool sparse) {
+  check_ranks(o.ranks, n);
+  check_loss_weights(o);
+  if (o.supervision) check_supervision(*o.supervision, m);
+  check_missing_entries(o, n, m, sparse);
+  check_stopping(o);
+  check_optimizer(o);
+  check_init(o, n);
   if (!(o.nnls.tol >= 0) || o.nnls.max_iter < 0) bad("nnls options: tol and max_iter must be >= 0");
 }
 
