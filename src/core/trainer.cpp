@@ -240,8 +240,11 @@ void Trainer<T>::gradient(const std::vector<DMatrix<T>>& A, const State<T>& st,
                           std::vector<DMatrix<T>>& dA, DMatrix<T>* dB) {
   const index_t L = layers();
   const std::size_t uL = static_cast<std::size_t>(L - 1);
+  // dA0 (N x k0, the largest) is first written by the backward's product with A0 unless a mask
+  // or a held-out set adds terms to it before: then it is not zeroed (one pass over it fewer).
+  const bool dA0_set_late = !mask_ && !held_;
   for (index_t l = 0; l < L; ++l) {
-    ops::zero<T>(ctx_, dA[static_cast<std::size_t>(l)].view());
+    if (l > 0 || !dA0_set_late) ops::zero<T>(ctx_, dA[static_cast<std::size_t>(l)].view());
     ops::zero<T>(ctx_, dS_[static_cast<std::size_t>(l)].view());
   }
   ops::zero<T>(ctx_, Q_.view());
@@ -298,7 +301,8 @@ void Trainer<T>::gradient(const std::vector<DMatrix<T>>& A, const State<T>& st,
     const T keep = l == 0 ? one : zero;
     ops::gemm<T>(ctx_, Trans::N, Trans::T, T(-1), st.S[u].view(), Z_[u].view(), keep, M_[u].view());
     ops::gemm<T>(ctx_, Trans::N, Trans::T, T(-1), Z_[u].view(), st.S[u].view(), one, M_[u].view());
-    ops::gemm<T>(ctx_, Trans::N, Trans::N, one, A[u].view(), M_[u].view(), one, dA[u].view());
+    ops::gemm<T>(ctx_, Trans::N, Trans::N, one, A[u].view(), M_[u].view(), l == 0 && dA0_set_late ? zero : one,
+                 dA[u].view());
     if (l == 0) {
       ops::axpy<T>(ctx_, one, Z_[0].view(), Q_.view());
     } else {
