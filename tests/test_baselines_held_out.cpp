@@ -17,7 +17,6 @@ namespace {
 
 Context ctx() { return Context::host(2); }
 
-
 /// Labels of 3 classes, every third column unknown.
 Supervision some_labels(index_t m) {
   Supervision s;
@@ -42,7 +41,6 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, do
   ASSERT_EQ(a.size(), b.size()) << what;
   for (std::size_t q = 0; q < a.size(); ++q) EXPECT_NEAR(a[q], b[q], tol * std::abs(a[q])) << what << " at " << q;
 }
-
 
 TEST(BaselinesHeldOut, SsnmfSparseHeldOutMatchesTheDenseMask) {
   const auto X = planted(40, 60, 4, 0.3);

@@ -153,7 +153,6 @@ void expect_same_factors(const NeuralNmf<double>& a, const NeuralNmf<double>& b)
   EXPECT_EQ(a.history().size(), b.history().size());
 }
 
-
 TEST(HeldOutFit, TrainingNeverReadsAHeldOutValueSparse) {
   const auto X = random_sparse<double>(30, 40, 0.3, 21);
   FitOptions o = quick({5, 3});
@@ -187,7 +186,6 @@ TEST(HeldOutFit, TrainingNeverReadsAHeldOutValueDense) {
     for (index_t e = 0; e < a.factors()[l].size(); ++e)
       EXPECT_NEAR(s.factors()[l].data()[e], a.factors()[l].data()[e], 1e-6 * (1 + std::abs(a.factors()[l].data()[e])));
 }
-
 
 double held_out_error_at(const CscMatrix<double>& X, const HeldOut& H, index_t k) {
   FitOptions o = quick({k});

@@ -46,12 +46,7 @@ void check_finite_nonneg(const char* who, const char* name, double v) {
 
 /// Checks of this process's labels (its block of columns under MPI): lengths, ranges, flags.
 void check_supervision(const char* who, const Supervision& s, index_t m) {
-  if (static_cast<index_t>(s.labels.size()) != m)
-    throw DimensionMismatch(std::string(who) + ": " + std::to_string(s.labels.size()) +
-                            " labels for " + std::to_string(m) + " columns of X");
-  if (!s.known.empty() && static_cast<index_t>(s.known.size()) != m)
-    throw DimensionMismatch(std::string(who) + ": known mask has " + std::to_string(s.known.size()) +
-                            " entries for " + std::to_string(m) + " columns of X");
+  check_label_counts(who, s, m);
   for (std::size_t j = 0; j < s.labels.size(); ++j) {
     if (s.labels[j] < 0 || (s.num_classes > 0 && s.labels[j] >= s.num_classes))
       bad(who, "label " + std::to_string(s.labels[j]) + " of column " + std::to_string(j) +

@@ -97,12 +97,7 @@ void check_loss_weights(const FitOptions& o) {
 /// Checks the labels and known mask against the @p m columns of X, the classes and the
 /// supervision term's weight and classifier.
 void check_supervision(const Supervision& s, index_t m) {
-  if (static_cast<index_t>(s.labels.size()) != m)
-    throw DimensionMismatch(std::string(kWho) + ": " + std::to_string(s.labels.size()) +
-                            " labels for " + std::to_string(m) + " columns of X");
-  if (!s.known.empty() && static_cast<index_t>(s.known.size()) != m)
-    throw DimensionMismatch(std::string(kWho) + ": known mask has " + std::to_string(s.known.size()) +
-                            " entries for " + std::to_string(m) + " columns of X");
+  check_label_counts(kWho, s, m);
   const int maxl = s.labels.empty() ? -1 : *std::max_element(s.labels.begin(), s.labels.end());
   const int c = s.num_classes > 0 ? s.num_classes : maxl + 1;
   for (std::size_t j = 0; j < s.labels.size(); ++j) {

@@ -4,10 +4,21 @@
 #include <limits>
 #include <sstream>
 
+#include "nnmf/model.hpp"
+
 namespace nnmf::detail {
 
 std::string describe(const char* name, index_t rows, index_t cols) {
   return std::string(name) + " (" + shape_string(rows, cols) + ")";
+}
+
+void check_label_counts(const std::string& who, const Supervision& s, index_t m) {
+  if (static_cast<index_t>(s.labels.size()) != m)
+    throw DimensionMismatch(who + ": " + std::to_string(s.labels.size()) + " labels for " + std::to_string(m) +
+                            " columns of X");
+  if (!s.known.empty() && static_cast<index_t>(s.known.size()) != m)
+    throw DimensionMismatch(who + ": known mask has " + std::to_string(s.known.size()) + " entries for " +
+                            std::to_string(m) + " columns of X");
 }
 
 void check_shape(const char* who, const char* name, index_t rows, index_t cols, index_t exp_rows,

@@ -8,6 +8,10 @@
 #include "nnmf/error.hpp"
 #include "nnmf/matrix.hpp"
 
+namespace nnmf {
+struct Supervision;
+}  // namespace nnmf
+
 namespace nnmf::detail {
 
 /// "A (90 x 9)".
@@ -28,6 +32,10 @@ void check_values(const char* who, const char* name, MatrixView<const T> A, bool
 template <class T>
 void check_values(const char* who, const char* name, CscView<T> A, bool nonneg, int threads = 1,
                   T* col_max = nullptr);
+
+/// Throws DimensionMismatch unless the supervision has a label for each of the @p m columns of
+/// X and its known mask is empty or as long.
+void check_label_counts(const std::string& who, const Supervision& s, index_t m);
 
 /// Checks the factor A (n x k) of q(A, X): finite, nonnegative, 1 <= k <= n.
 template <class T>
