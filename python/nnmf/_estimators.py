@@ -417,14 +417,6 @@ def _observed(X, held):
     return np.where(held.toarray(), 0, X)
 
 
-def _unpool(S, pool, m):
-    """Deep NMF's coefficients with one column per sample, as the CLI's S*.mtx: with pooling,
-    column j of layer l is column j // pool**l of its S(l) (nnmf::unpool_columns)."""
-    if pool <= 1:
-        return S
-    return [np.asfortranarray(np.repeat(s, pool ** l, axis=1)[:, :m]) for l, s in enumerate(S)]
-
-
 def _norm(X):
     if issparse(X):
         return float(np.sqrt(np.dot(X.data.astype(np.float64), X.data.astype(np.float64))))
@@ -683,7 +675,6 @@ class _Multilayer(_ClassifierPart, _Hierarchy):
         A, S, B, objective, layer_objective, iters = _fn(X, name)(
             to_core(X), opts, device=self.device, n_threads=int(self.n_threads), held_out=H, **sup)
         model = _model_class(X).from_factors(A, B)
-        S = _unpool(S, opts.get("pool", 0), X.shape[0])
         return model, {"n_iter": iters, "objective": objective, "layer_objective": layer_objective,
                        "held_out": H, "held_out_error": self._held_out_errors(model, X, H),
                        "relative_errors": self._fitted_errors(X, A, S, H)}

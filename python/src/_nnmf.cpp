@@ -638,8 +638,15 @@ py::tuple deep_impl(const py::object& X, py::dict opts, const std::string& devic
   o.done("deep_nmf");
   p.supervision = supervision(labels, known, num_classes, lambda, "l2", "closed");
   const Data<T> d = to_data<T>(X, "X");
-  return multilayer_tuple<T>(without_gil(
-      d, device, threads, [&](const auto& ctx, const auto& x) { return nnmf::deep_nmf<T>(ctx, x, p); }));
+  nnmf::MultilayerResult<T> r = without_gil(
+      d, device, threads, [&](const auto& ctx, const auto& x) { return nnmf::deep_nmf<T>(ctx, x, p); });
+  // One column of S per sample, as the CLI writes it: layer l pooled pool^l columns.
+  index_t window = 1;
+  for (auto& S : r.S) {
+    S = nnmf::unpool_columns<T>(S, window, d.cols());
+    if (p.pool > 1) window *= p.pool;
+  }
+  return multilayer_tuple<T>(std::move(r));
 }
 
 }  // namespace
